@@ -1,0 +1,93 @@
+//! What the monitor tells the kernel at boot, at [`crate::layout::BOOT_INFO_PHYS`].
+
+use crate::linux::{Stat, Termios, Utsname, Winsize};
+
+/// Set in [`BootInfo::flags`]: print diagnostics (faults, warnings).
+pub const FLAG_VERBOSE: u32 = 1;
+
+/// A region of the program's address space the monitor mapped at load.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct UserRegion {
+    pub start: u64,
+    pub end: u64,
+    /// PROT_* bits.
+    pub prot: u32,
+    /// One of the REGION_* kinds.
+    pub kind: u32,
+}
+
+pub const REGION_IMAGE: u32 = 1;
+pub const REGION_STACK: u32 = 2;
+pub const REGION_TRAMPOLINE: u32 = 3;
+pub const MAX_REGIONS: usize = 16;
+
+/// The host's view of one of the program's standard descriptors, taken once
+/// at start so that `isatty`, `fstat` and `TCGETS` cost no exit.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StdioInfo {
+    /// The host descriptor is open.
+    pub open: u32,
+    /// It is a terminal: `termios` and `winsize` are valid.
+    pub is_tty: u32,
+    /// The host's `fcntl(F_GETFL)` flags.
+    pub status_flags: u32,
+    pub _pad: u32,
+    pub stat: Stat,
+    pub termios: Termios,
+    pub winsize: Winsize,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct BootInfo {
+    pub version: u32,
+    pub flags: u32,
+    /// Bytes of guest RAM.
+    pub mem_size: u64,
+    /// First guest-physical byte the kernel may allocate (page aligned).
+    pub free_start: u64,
+    /// Guest-physical address of the top-level page table.
+    pub pml4: u64,
+    /// Guest-physical address where the kernel image ([`crate::layout::KERNEL_BASE`]) starts.
+    pub kernel_phys: u64,
+    /// Lowest address the stack may grow down to.
+    pub stack_limit: u64,
+
+    /// The program: entry point, initial stack pointer, start of its heap.
+    pub entry: u64,
+    pub sp: u64,
+    pub brk_start: u64,
+    pub regions: [UserRegion; MAX_REGIONS],
+    pub nregions: u64,
+
+    /// The TSC runs at `tsc_khz`; it read `tsc_ref` when the host clocks
+    /// read `realtime_ref_ns` and `monotonic_ref_ns`.
+    pub tsc_khz: u64,
+    pub tsc_ref: u64,
+    pub realtime_ref_ns: u64,
+    pub monotonic_ref_ns: u64,
+
+    /// Seed for the guest's random number generator (AT_RANDOM used 16 other bytes).
+    pub random: [u8; 32],
+
+    pub pid: u32,
+    pub ppid: u32,
+    pub uid: u32,
+    pub euid: u32,
+    pub gid: u32,
+    pub egid: u32,
+    /// RLIMIT_STACK and RLIMIT_NOFILE of the monitor, (soft, hard).
+    pub rlimit_stack: [u64; 2],
+    pub rlimit_nofile: [u64; 2],
+
+    pub stdio: [StdioInfo; 3],
+    pub uts: Utsname,
+
+    /// The program's absolute host path (for /proc/self/exe).
+    pub exe_len: u64,
+    pub exe: [u8; 4096],
+}
+
+const _: () = assert!(core::mem::size_of::<BootInfo>() as u64 <= crate::layout::BOOT_INFO_SIZE);

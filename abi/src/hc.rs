@@ -1,0 +1,206 @@
+//! Hypercalls: a 4-byte write of the guest-physical address of the call's
+//! argument struct (below 4 GiB) to the call's doorbell, a slot of an
+//! unbacked guest-physical page ([`DOORBELL_PHYS`], mapped by the monitor at
+//! [`DOORBELL_VIRT`]), which exits to the monitor as an MMIO write. Unlike
+//! port I/O it needs no IOPL, so the program cannot do port I/O itself.
+//!
+//! Every call costs one exit to the monitor (tens of microseconds on PVM
+//! hosts): the kernel batches (console) and caches (stdio metadata in
+//! [`crate::boot::BootInfo`]) so that a typical program makes two.
+
+use crate::GuestPhys;
+
+/// Bumped on any incompatible change; the kernel checks it at boot.
+pub const ABI_VERSION: u32 = 1;
+
+/// Guest-physical page of the doorbells; no memory backs it.
+pub const DOORBELL_PHYS: u64 = 1 << 38;
+/// Where the kernel sees it.
+pub const DOORBELL_VIRT: u64 = 0xffff_ffff_7fff_f000;
+
+/// The doorbell (guest-physical address) of a call.
+pub const fn doorbell(p: Port) -> u64 {
+    DOORBELL_PHYS + 8 * (p as u16 - Port::ConsoleWrite as u16) as u64
+}
+
+/// Hypercall numbers (historically port numbers, hence the values).
+#[repr(u16)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Port {
+    /// [`ConsoleWrite`]: write buffered console records to the host's stdio.
+    ConsoleWrite = 0x500,
+    /// [`Exit`]: the program exited.
+    Exit = 0x501,
+    /// [`Killed`]: the program was killed by a signal (fault, abort, kill).
+    Killed = 0x502,
+    /// [`Sleep`]: block for a duration.
+    Sleep = 0x503,
+    /// [`Read`]: read from a host stdio descriptor (stdin).
+    Read = 0x504,
+    /// [`Panic`]: the guest kernel itself failed.
+    Panic = 0x505,
+    /// [`Clock`]: the host's clocks, to re-anchor the guest's TSC clock.
+    Clock = 0x506,
+    /// [`FaultAddr`]: the address of the last page fault (CR2, which CPL3 cannot read).
+    FaultAddr = 0x507,
+    /// [`FlushTlb`]: drop the vCPU's cached translations (CPL3 cannot).
+    FlushTlb = 0x508,
+}
+
+impl Port {
+    pub const ALL: [Port; 9] = [
+        Port::ConsoleWrite,
+        Port::Exit,
+        Port::Killed,
+        Port::Sleep,
+        Port::Read,
+        Port::Panic,
+        Port::Clock,
+        Port::FaultAddr,
+        Port::FlushTlb,
+    ];
+
+    pub fn from_u16(p: u16) -> Option<Port> {
+        Port::ALL.into_iter().find(|x| *x as u16 == p)
+    }
+
+    /// The call whose doorbell is at guest-physical `addr`.
+    pub fn from_doorbell(addr: u64) -> Option<Port> {
+        Port::ALL.into_iter().find(|p| doorbell(*p) == addr)
+    }
+}
+
+/// A console record header inside a [`ConsoleWrite`] buffer: `len` bytes for
+/// host descriptor `fd` (1 or 2) follow it. Records keep their order, so
+/// stdout and stderr interleave exactly as the program wrote them.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ConsoleRecord {
+    pub fd: u32,
+    pub len: u32,
+}
+
+/// Port [`Port::ConsoleWrite`].
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ConsoleWrite {
+    /// IN: a sequence of [`ConsoleRecord`]s, each followed by its bytes.
+    pub buf: GuestPhys,
+    /// IN: total length of the sequence in bytes.
+    pub len: u64,
+    /// OUT: 0, or the errno of the first failed host write (EPIPE, ...).
+    pub error: i32,
+    pub _pad: u32,
+}
+
+/// Port [`Port::Exit`].
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Exit {
+    /// IN: the status, as given to exit_group (the low 8 bits count).
+    pub status: i32,
+    pub _pad: u32,
+}
+
+/// Port [`Port::Killed`]: the monitor ends itself with `signal`, without a
+/// core dump, so that its parent sees what a native run gives.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Killed {
+    /// IN: the Linux signal number.
+    pub signal: u32,
+    /// IN: the exception vector if a CPU fault caused it, else u32::MAX.
+    pub vector: u32,
+    /// IN: the faulting address (page faults), else 0.
+    pub addr: u64,
+    /// IN: the instruction pointer of the fault, else 0.
+    pub rip: u64,
+    /// IN: the exception error code.
+    pub error_code: u64,
+}
+
+/// Port [`Port::Sleep`].
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Sleep {
+    /// IN: nanoseconds to block.
+    pub ns: u64,
+}
+
+/// Port [`Port::Read`]: a blocking read of a host stdio descriptor.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Read {
+    /// IN: host descriptor (only 0 is accepted).
+    pub fd: u32,
+    pub _pad: u32,
+    /// IN: destination buffer.
+    pub buf: GuestPhys,
+    /// IN: its length.
+    pub len: u64,
+    /// OUT: bytes read, or a negative errno.
+    pub ret: i64,
+}
+
+/// Port [`Port::Panic`].
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Panic {
+    /// IN: a UTF-8 message.
+    pub msg: GuestPhys,
+    /// IN: its length (at most 4096 is shown).
+    pub len: u64,
+}
+
+/// Port [`Port::Clock`].
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Clock {
+    /// OUT: host CLOCK_REALTIME in ns.
+    pub realtime_ns: u64,
+    /// OUT: host CLOCK_MONOTONIC in ns.
+    pub monotonic_ns: u64,
+}
+
+/// Port [`Port::FaultAddr`].
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct FaultAddr {
+    /// OUT: the vCPU's CR2.
+    pub cr2: u64,
+}
+
+/// Port [`Port::FlushTlb`]: no arguments.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct FlushTlb {
+    pub _unused: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use core::mem::size_of;
+
+    #[test]
+    fn ports_round_trip_and_are_distinct() {
+        for p in Port::ALL {
+            assert_eq!(Port::from_u16(p as u16), Some(p));
+        }
+        assert_eq!(Port::from_u16(0x4ff), None);
+        for p in Port::ALL {
+            assert_eq!(Port::from_doorbell(doorbell(p)), Some(p));
+        }
+        assert_eq!(Port::from_doorbell(DOORBELL_PHYS + 4), None);
+    }
+
+    #[test]
+    fn structs_have_stable_sizes() {
+        assert_eq!(size_of::<ConsoleRecord>(), 8);
+        assert_eq!(size_of::<ConsoleWrite>(), 24);
+        assert_eq!(size_of::<Exit>(), 8);
+        assert_eq!(size_of::<Killed>(), 32);
+        assert_eq!(size_of::<Read>(), 32);
+        assert_eq!(size_of::<Clock>(), 16);
+    }
+}

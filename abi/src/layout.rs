@@ -1,0 +1,75 @@
+//! The guest's memory layout.
+//!
+//! Virtual: the program keeps Linux's user half untouched, except page 0,
+//! which holds the syscall trampoline (readable and executable, never
+//! writable). The kernel lives in the higher half, and all of guest RAM is
+//! mapped once more at [`DIRECT_MAP`] for the kernel's own use. Everything is
+//! mapped user-accessible: kernel and program both run at CPL3.
+//!
+//! Physical: fixed system pages at the bottom, then whatever the monitor
+//! allocated at load (page tables, kernel image, trampoline, program), then
+//! free frames from [`crate::boot::BootInfo::free_start`] up.
+
+pub const PAGE_SIZE: u64 = 4096;
+pub const HUGE_PAGE_SIZE: u64 = 2 << 20;
+
+/// The trampoline page: `call *%rax` with rax = syscall number lands here.
+pub const TRAMPOLINE: u64 = 0;
+/// Length of the landing sled: syscall numbers below this reach the entry.
+pub const TRAMPOLINE_SLED: u64 = 512;
+
+/// Top of the program's initial stack (exclusive).
+pub const USER_STACK_TOP: u64 = 0x7fff_ffff_f000;
+/// Bytes of stack mapped at start; the rest grows on demand.
+pub const USER_STACK_INITIAL: u64 = 256 << 10;
+/// Where `mmap` without a hint starts placing mappings, growing down.
+pub const USER_MMAP_TOP: u64 = 0x7fff_f000_0000 - (8 << 30);
+/// Load address of a static-pie program.
+pub const PIE_BASE: u64 = 0x5555_5555_4000;
+/// The end of the user half.
+pub const USER_END: u64 = 0x8000_0000_0000;
+
+/// All of guest RAM, mapped writable for the kernel (2 MiB pages).
+pub const DIRECT_MAP: u64 = 0xffff_8880_0000_0000;
+/// Where the kernel image is linked.
+pub const KERNEL_BASE: u64 = 0xffff_ffff_8000_0000;
+
+/// Physical: GDT (0x1000), TSS (0x1800), IDT (0x2000, 256 gates).
+pub const GDT_PHYS: u64 = 0x1000;
+pub const TSS_PHYS: u64 = 0x1800;
+pub const IDT_PHYS: u64 = 0x2000;
+/// Physical: the boot information, [`BOOT_INFO_SIZE`] bytes.
+pub const BOOT_INFO_PHYS: u64 = 0x3000;
+pub const BOOT_INFO_SIZE: u64 = 0x5000;
+/// Physical: first byte the monitor's allocator hands out.
+pub const ALLOC_START_PHYS: u64 = 0x8000;
+
+/// GDT selectors (index << 3 | RPL).
+pub const SEL_KERNEL_CODE: u16 = 0x08;
+pub const SEL_KERNEL_DATA: u16 = 0x10;
+pub const SEL_USER_DATA: u16 = 0x1b;
+pub const SEL_USER_CODE: u16 = 0x23;
+pub const SEL_TSS: u16 = 0x28;
+
+/// Page-table entry bits.
+pub mod pte {
+    pub const PRESENT: u64 = 1 << 0;
+    pub const WRITABLE: u64 = 1 << 1;
+    pub const USER: u64 = 1 << 2;
+    pub const HUGE: u64 = 1 << 7;
+    pub const NO_EXECUTE: u64 = 1 << 63;
+    pub const ADDR_MASK: u64 = 0x000f_ffff_ffff_f000;
+}
+
+/// Guest-physical to the kernel's direct-mapped virtual address.
+pub const fn phys_to_virt(phys: u64) -> u64 {
+    DIRECT_MAP + phys
+}
+
+pub const fn page_down(x: u64) -> u64 {
+    x & !(PAGE_SIZE - 1)
+}
+
+pub const fn page_up(x: u64) -> u64 {
+    (x + PAGE_SIZE - 1) & !(PAGE_SIZE - 1)
+}

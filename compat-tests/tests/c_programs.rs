@@ -1,0 +1,293 @@
+//! The C test programs of `compat-tests/c/`, each built with gcc and with
+//! musl-gcc (`-static -O1`), run natively and under uk-run: stdout, stderr
+//! and the exit status must be identical.
+
+use std::ffi::OsString;
+use std::os::unix::ffi::OsStringExt;
+
+use compat_tests::{
+    assert_all_same, check_c, compare_c, compare_c_with, Case, Comparison, Status, Toolchain, UkRun,
+};
+
+/// Returns early (skipping the test) when guests cannot run here.
+macro_rules! uk_run {
+    ($name:expr) => {
+        match UkRun::for_guest($name) {
+            Some(uk) => uk,
+            None => return,
+        }
+    };
+}
+
+#[test]
+fn hello() {
+    let uk = uk_run!("hello");
+    check_c(&uk, "hello", |c| c);
+}
+
+/// Arguments that are easy to get wrong: empty, spaces, options (which
+/// uk-run must pass on, not parse), non-UTF-8 bytes and a long one.
+fn tricky_args() -> Vec<OsString> {
+    vec![
+        OsString::from(""),
+        OsString::from("a b"),
+        OsString::from("--help"),
+        OsString::from("-v"),
+        OsString::from("--"),
+        OsString::from("-"),
+        OsString::from("café"),
+        OsString::from_vec(b"raw\xff\x01bytes".to_vec()),
+        OsString::from("x".repeat(5000)),
+    ]
+}
+
+fn args_case(c: Case) -> Case {
+    c.args(tricky_args())
+        .env("UKT_A", "1")
+        .env("UKT_B", "x y")
+        .env("OTHER", "not printed")
+}
+
+#[test]
+fn args_argv_env_auxv() {
+    let uk = uk_run!("args_argv_env_auxv");
+    check_c(&uk, "args", args_case);
+}
+
+#[test]
+fn args_no_arguments() {
+    let uk = uk_run!("args_no_arguments");
+    check_c(&uk, "args", |c| c);
+}
+
+/// argv[0] and AT_EXECFN are the program path as typed, here relative.
+#[test]
+fn args_relative_program_path() {
+    let uk = uk_run!("args_relative_program_path");
+    check_c(&uk, "args", |c| args_case(c).in_cwd_as("args-prog"));
+}
+
+/// A large argument vector and environment.
+#[test]
+fn args_many() {
+    let uk = uk_run!("args_many");
+    check_c(&uk, "args", |c| {
+        let mut c = c.args((0..3000).map(|i| format!("arg{i}")));
+        for i in 0..300 {
+            c = c.env(format!("UKT_V{i:03}"), format!("value {i}"));
+        }
+        c
+    });
+}
+
+/// Not one of the two required builds: a static-pie (ET_DYN, no PT_INTERP)
+/// build, the layout Rust's musl target produces. musl-gcc cannot link
+/// static-pie, so only gcc.
+#[test]
+fn args_static_pie() {
+    let uk = uk_run!("args_static_pie");
+    let cs = compare_c_with(&uk, "args", &[Toolchain::GccStaticPie], args_case);
+    assert_all_same(&cs);
+}
+
+/// exitcode.c in one mode with statuses 0, 1, 42, 255, 256 and -1.
+fn exitcode(test: &str, mode: &str) {
+    let uk = uk_run!(test);
+    let mut all: Vec<Comparison> = Vec::new();
+    for status in ["0", "1", "42", "255", "256", "-1"] {
+        all.extend(compare_c(&uk, "exitcode", |c| c.args([mode, status])));
+    }
+    assert_all_same(&all);
+}
+
+#[test]
+fn exitcode_exit() {
+    exitcode("exitcode_exit", "exit");
+}
+
+#[test]
+fn exitcode_return_from_main() {
+    exitcode("exitcode_return_from_main", "return");
+}
+
+/// _exit() skips stdio's flush: the buffered line is lost natively, because
+/// stdout is a pipe, and must be lost under uk-run too.
+#[test]
+fn exitcode_underscore_exit() {
+    exitcode("exitcode_underscore_exit", "_exit");
+}
+
+#[test]
+fn bigout_1mib_each_stream() {
+    let uk = uk_run!("bigout_1mib_each_stream");
+    let cs = check_c(&uk, "bigout", |c| c.args(["1048576", "1048576"]));
+    for c in &cs {
+        assert_eq!(
+            c.native.stdout.len(),
+            1 << 20,
+            "{}: native stdout length",
+            c.label
+        );
+        assert_eq!(
+            c.native.stderr.len(),
+            1 << 20,
+            "{}: native stderr length",
+            c.label
+        );
+    }
+}
+
+/// Short outputs that do not end with a newline, and none at all.
+#[test]
+fn bigout_small_without_newline() {
+    let uk = uk_run!("bigout_small_without_newline");
+    let mut all = Vec::new();
+    for (out, err) in [
+        ("5", "3"),
+        ("1", "0"),
+        ("0", "1"),
+        ("0", "0"),
+        ("100", "70"),
+    ] {
+        all.extend(compare_c(&uk, "bigout", |c| c.args([out, err])));
+    }
+    assert_all_same(&all);
+}
+
+#[test]
+fn memory() {
+    let uk = uk_run!("memory");
+    check_c(&uk, "memory", |c| c);
+}
+
+#[test]
+fn clocks() {
+    let uk = uk_run!("clocks");
+    check_c(&uk, "clocks", |c| c);
+}
+
+/// fault.c in `mode`: both runs print their line on each stream and then
+/// die of the same signal.
+fn fault(test: &str, mode: &str) {
+    let uk = uk_run!(test);
+    let cs = check_c(&uk, "fault", |c| c.arg(mode));
+    for c in &cs {
+        assert!(
+            matches!(c.native.status, Status::Signaled(_)),
+            "{}: the native run should die of a signal, got {}",
+            c.label,
+            c.native.status
+        );
+        let out = format!("fault: {mode}: stdout line before the fault\n");
+        let err = format!("fault: {mode}: stderr line before the fault\n");
+        assert_eq!(
+            c.native.stdout,
+            out.as_bytes(),
+            "{}: native stdout",
+            c.label
+        );
+        assert_eq!(
+            c.native.stderr,
+            err.as_bytes(),
+            "{}: native stderr",
+            c.label
+        );
+    }
+}
+
+#[test]
+fn fault_segv_store() {
+    fault("fault_segv_store", "segv");
+}
+
+#[test]
+fn fault_segv_load() {
+    fault("fault_segv_load", "segv_load");
+}
+
+#[test]
+fn fault_ud2() {
+    fault("fault_ud2", "ud2");
+}
+
+#[test]
+fn fault_divide_by_zero() {
+    fault("fault_divide_by_zero", "div");
+}
+
+#[test]
+fn fault_int3() {
+    fault("fault_int3", "int3");
+}
+
+#[test]
+fn fault_abort() {
+    fault("fault_abort", "abort");
+}
+
+#[test]
+fn jit() {
+    let uk = uk_run!("jit");
+    check_c(&uk, "jit", |c| c);
+}
+
+#[test]
+fn fakesyscall() {
+    let uk = uk_run!("fakesyscall");
+    check_c(&uk, "fakesyscall", |c| c);
+}
+
+#[test]
+fn sysinfo() {
+    let uk = uk_run!("sysinfo");
+    check_c(&uk, "sysinfo", |c| c.stdin("some input\n"));
+}
+
+#[test]
+fn signals_ignore_and_mask() {
+    let uk = uk_run!("signals_ignore_and_mask");
+    check_c(&uk, "signals", |c| c.arg("basic"));
+}
+
+/// Beyond the basics: a real handler is delivered and returns.
+#[test]
+fn signals_handler() {
+    let uk = uk_run!("signals_handler");
+    check_c(&uk, "signals", |c| c.arg("handler"));
+}
+
+/// Beyond the basics: a blocked signal stays pending; SIG_IGN discards it.
+#[test]
+fn signals_pending_while_blocked() {
+    let uk = uk_run!("signals_pending_while_blocked");
+    check_c(&uk, "signals", |c| c.arg("pending"));
+}
+
+/// signals.c in a fatal mode: both runs die of the same signal.
+fn fatal_signal(test: &str, mode: &str) {
+    let uk = uk_run!(test);
+    let cs = check_c(&uk, "signals", |c| c.arg(mode));
+    for c in &cs {
+        assert!(
+            matches!(c.native.status, Status::Signaled(_)),
+            "{}: the native run should die of a signal, got {}",
+            c.label,
+            c.native.status
+        );
+        assert!(
+            !c.native.stdout.is_empty() && !c.native.stderr.is_empty(),
+            "{}: output",
+            c.label
+        );
+    }
+}
+
+#[test]
+fn signals_kill_sigterm() {
+    fatal_signal("signals_kill_sigterm", "kill");
+}
+
+#[test]
+fn signals_raise_sigkill() {
+    fatal_signal("signals_raise_sigkill", "raise");
+}

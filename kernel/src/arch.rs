@@ -1,0 +1,331 @@
+//! Entry points and CPU instructions: the kernel's assembly and most of its
+//! `unsafe`. Everything here runs at CPL3 except `uk_lstar_entry`, the stub
+//! `syscall` reaches (at CPL0), which runs once per unrewritten syscall site
+//! and only turns itself back into CPL3 code with iretq. It uses no
+//! privileged instruction, so it works whatever CPL the host's KVM gives it.
+//!
+//! The fast path: the program's `call *%rax` lands in the trampoline sled at
+//! address `rax`, which jumps to `uk_syscall_entry`. That takes the return
+//! address off the program's stack *before* anything writes user memory
+//! (glibc keeps syscall buffers in the red zone), switches to the kernel
+//! stack, saves a full [`SyscallFrame`], calls `uk_syscall`, and returns by
+//! a jump, with rcx = return address and r11 = rflags as `sysret` leaves them.
+
+use core::arch::{asm, global_asm};
+
+/// The registers of the program at a syscall, as `uk_syscall_entry` saves them.
+#[repr(C)]
+#[derive(Debug)]
+pub struct SyscallFrame {
+    pub rax: u64,
+    pub rdx: u64,
+    pub rsi: u64,
+    pub rdi: u64,
+    pub r8: u64,
+    pub r9: u64,
+    pub r10: u64,
+    pub rbx: u64,
+    pub rbp: u64,
+    pub r12: u64,
+    pub r13: u64,
+    pub r14: u64,
+    pub r15: u64,
+    pub rflags: u64,
+    pub rip: u64,
+    pub rsp: u64,
+}
+
+/// The registers at a CPU exception taken at CPL3 through an IST gate.
+#[repr(C)]
+#[derive(Debug)]
+pub struct TrapFrame {
+    pub rax: u64,
+    pub rbx: u64,
+    pub rcx: u64,
+    pub rdx: u64,
+    pub rsi: u64,
+    pub rdi: u64,
+    pub rbp: u64,
+    pub r8: u64,
+    pub r9: u64,
+    pub r10: u64,
+    pub r11: u64,
+    pub r12: u64,
+    pub r13: u64,
+    pub r14: u64,
+    pub r15: u64,
+    pub vector: u64,
+    pub error_code: u64,
+    pub rip: u64,
+    pub cs: u64,
+    pub rflags: u64,
+    pub rsp: u64,
+    pub ss: u64,
+}
+
+global_asm!(
+    r#"
+    .section .text.entry, "ax"
+    .global _start
+_start:
+    lea rsp, [rip + {kstack} + {kstack_size}]
+    xor ebp, ebp
+    call {kmain}
+    ud2
+
+    .global uk_syscall_entry
+uk_syscall_entry:
+    pop r11
+    mov [rip + {scratch}], rsp
+    lea rsp, [rip + {kstack} + {kstack_size}]
+    push qword ptr [rip + {scratch}]
+    push r11
+    pushfq
+    push r15
+    push r14
+    push r13
+    push r12
+    push rbp
+    push rbx
+    push r10
+    push r9
+    push r8
+    push rdi
+    push rsi
+    push rdx
+    push rax
+    cld
+    mov rdi, rsp
+    call {syscall}
+    pop rax
+    pop rdx
+    pop rsi
+    pop rdi
+    pop r8
+    pop r9
+    pop r10
+    pop rbx
+    pop rbp
+    pop r12
+    pop r13
+    pop r14
+    pop r15
+    mov r11, [rsp]
+    mov rcx, [rsp + 8]
+    popfq
+    mov rsp, [rsp + 8]
+    jmp rcx
+
+    // CPL0, from `syscall` at CPL3: rcx = return rip, r11 = rflags, rsp = caller's.
+    // Leaves CPL0 at once by iretq to CPL3 code (sysret is not supported under PVM).
+    .global uk_lstar_entry
+uk_lstar_entry:
+    mov [rip + {slow_rsp}], rsp
+    lea rsp, [rip + {slow_stack} + 4096]
+    push {user_ss}
+    push rsp
+    push r11
+    push {user_cs}
+    lea r11, [rip + uk_slow_syscall]
+    push r11
+    iretq
+
+    // CPL3 again, on the slow stack: rcx = the address after the `syscall`,
+    // rflags = the program's.
+uk_slow_syscall:
+    pushfq
+    push qword ptr [rip + {slow_rsp}]
+    push rcx
+    push rax
+    push rdx
+    push rsi
+    push rdi
+    push r8
+    push r9
+    push r10
+    push rbx
+    push rbp
+    push r12
+    push r13
+    push r14
+    push r15
+    sub rsp, 8
+    cld
+    lea rdi, [rcx - 2]
+    call {rewrite}
+    add rsp, 8
+    pop r15
+    pop r14
+    pop r13
+    pop r12
+    pop rbp
+    pop rbx
+    pop r10
+    pop r9
+    pop r8
+    pop rdi
+    pop rsi
+    pop rdx
+    pop rax
+    pop rcx
+    pop r11
+    popfq
+    lea rcx, [rcx - 2]
+    // iretq (serializing: the rewritten bytes are fetched anew) back to the
+    // site, which now holds `call *%rax`.
+    push {user_ss}
+    push r11
+    pushfq
+    push {user_cs}
+    push rcx
+    iretq
+
+    .global uk_exception_entries
+    .balign 16
+uk_exception_entries:
+    .set vec, 0
+    .rept 32
+    .balign 16
+    .if (vec == 8) || (vec == 10) || (vec == 11) || (vec == 12) || (vec == 13) || (vec == 14) || (vec == 17) || (vec == 21) || (vec == 29) || (vec == 30)
+    push vec
+    jmp {trap_common}
+    .else
+    push 0
+    push vec
+    jmp {trap_common}
+    .endif
+    .set vec, vec + 1
+    .endr
+"#,
+    kmain = sym crate::kmain,
+    syscall = sym crate::uk_syscall,
+    rewrite = sym crate::trap::uk_rewrite_site,
+    trap_common = sym uk_trap_common,
+    kstack = sym KSTACK,
+    kstack_size = const KSTACK_SIZE,
+    scratch = sym USER_RSP_SCRATCH,
+    slow_rsp = sym SLOW_USER_RSP,
+    slow_stack = sym SLOW_STACK,
+    user_ss = const abi::layout::SEL_USER_DATA as u64,
+    user_cs = const abi::layout::SEL_USER_CODE as u64,
+);
+
+// The common exception path: the CPU pushed ss, rsp, rflags, cs, rip (and an
+// error code, or the stub a 0), the stub the vector; we save the rest.
+global_asm!(
+    r#"
+    .global uk_trap_common
+uk_trap_common:
+    push r15
+    push r14
+    push r13
+    push r12
+    push r11
+    push r10
+    push r9
+    push r8
+    push rbp
+    push rdi
+    push rsi
+    push rdx
+    push rcx
+    push rbx
+    push rax
+    cld
+    mov rdi, rsp
+    call {handler}
+    pop rax
+    pop rbx
+    pop rcx
+    pop rdx
+    pop rsi
+    pop rdi
+    pop rbp
+    pop r8
+    pop r9
+    pop r10
+    pop r11
+    pop r12
+    pop r13
+    pop r14
+    pop r15
+    add rsp, 16
+    iretq
+"#,
+    handler = sym crate::trap::uk_exception,
+);
+
+extern "C" {
+    fn uk_trap_common();
+    pub fn uk_syscall_entry();
+    pub fn uk_lstar_entry();
+    pub fn uk_exception_entries();
+}
+
+pub const KSTACK_SIZE: usize = 256 * 1024;
+
+#[repr(C, align(16))]
+pub struct Stack<const N: usize>(pub [u8; N]);
+
+/// The kernel's stack for boot and syscalls.
+#[no_mangle]
+pub static mut KSTACK: Stack<KSTACK_SIZE> = Stack([0; KSTACK_SIZE]);
+/// The exceptions' stack (IST1).
+pub static mut IST_STACK: Stack<65536> = Stack([0; 65536]);
+/// The slow path's small stack (CPL0 stub, then the rewriter).
+pub static mut SLOW_STACK: Stack<4096> = Stack([0; 4096]);
+static mut USER_RSP_SCRATCH: u64 = 0;
+static mut SLOW_USER_RSP: u64 = 0;
+
+/// Runs the program from its entry point with its initial stack, registers
+/// zeroed as the ELF ABI asks (rdx = 0: no exit hook).
+///
+/// # Safety
+/// `entry` and `sp` must be the loaded program's.
+pub unsafe fn enter_user(entry: u64, sp: u64) -> ! {
+    // SAFETY: the caller vouches for entry and sp; nothing of the kernel's
+    // stack is needed again (syscalls start from its top).
+    unsafe {
+        asm!(
+            "mov rsp, {sp}",
+            "xor eax, eax", "xor ebx, ebx", "xor ecx, ecx", "xor edx, edx",
+            "xor esi, esi", "xor edi, edi", "xor ebp, ebp",
+            "xor r8d, r8d", "xor r9d, r9d", "xor r10d, r10d", "xor r11d, r11d",
+            "xor r12d, r12d", "xor r13d, r13d", "xor r14d, r14d",
+            "jmp r15",
+            sp = in(reg) sp,
+            in("r15") entry,
+            options(noreturn)
+        )
+    }
+}
+
+/// Rings a hypercall doorbell with the argument struct's guest-physical address.
+pub fn ring(doorbell_virt: u64, gpa: u32) {
+    // SAFETY: the doorbell page is mapped to unbacked guest-physical memory:
+    // the write exits to the monitor, which reads/writes only the struct at
+    // gpa; the asm has no `nomem`, so memory accesses stay ordered around it.
+    unsafe { asm!("mov dword ptr [{}], {:e}", in(reg) doorbell_virt, in(reg) gpa, options(nostack, preserves_flags)) }
+}
+
+pub fn rdtsc() -> u64 {
+    // SAFETY: rdtsc reads the time-stamp counter; CR4.TSD is clear so CPL3 may.
+    unsafe { core::arch::x86_64::_rdtsc() }
+}
+
+pub fn set_fs_base(v: u64) {
+    // SAFETY: the monitor enables CR4.FSGSBASE; the kernel never uses FS itself.
+    unsafe { asm!("wrfsbase {}", in(reg) v, options(nostack, preserves_flags)) }
+}
+
+pub fn fs_base() -> u64 {
+    let v: u64;
+    // SAFETY: as for set_fs_base.
+    unsafe { asm!("rdfsbase {}", out(reg) v, options(nostack, preserves_flags)) }
+    v
+}
+
+/// The address of a kernel symbol as an integer.
+pub fn addr_of_fn(f: unsafe extern "C" fn()) -> u64 {
+    f as usize as u64
+}

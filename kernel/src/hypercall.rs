@@ -1,0 +1,94 @@
+//! Typed hypercalls. Each passes the guest-physical address of its
+//! argument struct, which lives in the kernel image (or the direct map).
+
+use crate::arch;
+use abi::hc::{self, Port};
+use abi::layout::{DIRECT_MAP, KERNEL_BASE};
+use core::sync::atomic::{AtomicU64, Ordering};
+
+static KERNEL_PHYS: AtomicU64 = AtomicU64::new(0);
+/// Hypercalls made so far (exits to the monitor), for the diagnostics.
+pub static COUNT: AtomicU64 = AtomicU64::new(0);
+
+pub fn init(kernel_phys: u64) {
+    KERNEL_PHYS.store(kernel_phys, Ordering::Relaxed);
+}
+
+/// Guest-physical address of a kernel virtual address.
+pub fn virt_to_phys(v: u64) -> u64 {
+    if v >= KERNEL_BASE {
+        v - KERNEL_BASE + KERNEL_PHYS.load(Ordering::Relaxed)
+    } else {
+        v - DIRECT_MAP
+    }
+}
+
+fn call<T>(port: Port, arg: &mut T) {
+    COUNT.fetch_add(1, Ordering::Relaxed);
+    let doorbell = hc::doorbell(port) - hc::DOORBELL_PHYS + hc::DOORBELL_VIRT;
+    arch::ring(doorbell, virt_to_phys(arg as *mut T as u64) as u32);
+}
+
+/// Sends console records; returns 0 or the host errno of a failed write.
+pub fn console_write(records: &[u8]) -> i32 {
+    let mut a = hc::ConsoleWrite {
+        buf: abi::GuestPhys(virt_to_phys(records.as_ptr() as u64)),
+        len: records.len() as u64,
+        ..Default::default()
+    };
+    call(Port::ConsoleWrite, &mut a);
+    a.error
+}
+
+pub fn exit(status: i32) -> ! {
+    let mut a = hc::Exit { status, _pad: 0 };
+    call(Port::Exit, &mut a);
+    unreachable_halt()
+}
+
+pub fn killed(k: hc::Killed) -> ! {
+    let mut a = k;
+    call(Port::Killed, &mut a);
+    unreachable_halt()
+}
+
+pub fn sleep(ns: u64) {
+    let mut a = hc::Sleep { ns };
+    call(Port::Sleep, &mut a);
+}
+
+pub fn read(fd: u32, buf: &mut [u8]) -> i64 {
+    let mut a = hc::Read {
+        fd,
+        _pad: 0,
+        buf: abi::GuestPhys(virt_to_phys(buf.as_mut_ptr() as u64)),
+        len: buf.len() as u64,
+        ret: 0,
+    };
+    call(Port::Read, &mut a);
+    a.ret
+}
+
+pub fn panic(msg: &[u8]) -> ! {
+    let mut a = hc::Panic { msg: abi::GuestPhys(virt_to_phys(msg.as_ptr() as u64)), len: msg.len() as u64 };
+    call(Port::Panic, &mut a);
+    unreachable_halt()
+}
+
+pub fn fault_addr() -> u64 {
+    let mut a = hc::FaultAddr::default();
+    call(Port::FaultAddr, &mut a);
+    a.cr2
+}
+
+pub fn flush_tlb() {
+    let mut a = hc::FlushTlb::default();
+    call(Port::FlushTlb, &mut a);
+}
+
+/// The monitor never resumes the guest after an ending hypercall.
+fn unreachable_halt() -> ! {
+    loop {
+        core::hint::spin_loop();
+    }
+}

@@ -1,0 +1,174 @@
+//! The kernel's implementation of the syscall layer's [`Platform`]: user
+//! memory through the page tables, the console, the TSC clock, the random
+//! generator, and the hypercalls that end the program.
+
+use crate::console::Console;
+use crate::hypercall;
+use crate::mem::Memory;
+use abi::hc::Killed;
+use abi::linux::Errno;
+use abi::layout::PAGE_SIZE;
+use rand_chacha::rand_core::{RngCore, SeedableRng};
+use rand_chacha::ChaCha20Rng;
+use shim::{FaultInfo, Platform};
+
+pub struct Clock {
+    tsc_ref: u64,
+    /// Nanoseconds per TSC tick, as a 32.32 fixed-point number.
+    mult: u64,
+    realtime_ref: u64,
+    monotonic_ref: u64,
+}
+
+impl Clock {
+    pub fn new(tsc_khz: u64, tsc_ref: u64, realtime_ref: u64, monotonic_ref: u64) -> Clock {
+        let mult = ((1_000_000u128 << 32) / tsc_khz.max(1) as u128) as u64;
+        Clock { tsc_ref, mult, realtime_ref, monotonic_ref }
+    }
+
+    /// Nanoseconds since the reference point.
+    fn elapsed(&self) -> u64 {
+        let d = crate::arch::rdtsc().wrapping_sub(self.tsc_ref);
+        ((d as u128 * self.mult as u128) >> 32) as u64
+    }
+}
+
+pub struct Machine {
+    pub mem: Memory,
+    pub console: Console,
+    pub clock: Clock,
+    rng: ChaCha20Rng,
+}
+
+impl Machine {
+    pub fn new(mem: Memory, console: Console, clock: Clock, seed: [u8; 32]) -> Machine {
+        Machine { mem, console, clock, rng: ChaCha20Rng::from_seed(seed) }
+    }
+
+    /// Copies between user memory and a kernel buffer, page by page.
+    fn copy_user(&self, addr: u64, len: usize, write: bool, mut f: impl FnMut(*mut u8, usize, usize)) -> Result<(), Errno> {
+        let mut done = 0usize;
+        while done < len {
+            let va = addr.checked_add(done as u64).ok_or(Errno::EFAULT)?;
+            let n = ((PAGE_SIZE - (va & (PAGE_SIZE - 1))) as usize).min(len - done);
+            let p = self.mem.translate(va, write).ok_or(Errno::EFAULT)?;
+            f(p as *mut u8, done, n);
+            done += n;
+        }
+        Ok(())
+    }
+
+    fn end(&mut self) {
+        self.console.flush();
+    }
+}
+
+impl Platform for Machine {
+    fn read_user(&self, addr: u64, buf: &mut [u8]) -> Result<(), Errno> {
+        let dst = buf.as_mut_ptr();
+        self.copy_user(addr, buf.len(), false, |p, off, n| {
+            // SAFETY: p..p+n is inside one user page the page tables map
+            // readable; dst+off..+n is inside buf.
+            unsafe { core::ptr::copy_nonoverlapping(p, dst.add(off), n) }
+        })
+    }
+
+    fn write_user(&mut self, addr: u64, data: &[u8]) -> Result<(), Errno> {
+        let src = data.as_ptr();
+        self.copy_user(addr, data.len(), true, |p, off, n| {
+            // SAFETY: p..p+n is inside one user page mapped writable; src+off..+n is inside data.
+            unsafe { core::ptr::copy_nonoverlapping(src.add(off), p, n) }
+        })
+    }
+
+    fn console_write(&mut self, host_fd: u32, data: &[u8]) -> Result<(), Errno> {
+        self.console.write(host_fd, data)
+    }
+
+    fn console_flush(&mut self) {
+        self.console.flush();
+    }
+
+    fn host_read(&mut self, host_fd: u32, buf: &mut [u8]) -> Result<usize, Errno> {
+        self.console.flush();
+        let r = hypercall::read(host_fd, buf);
+        if r < 0 {
+            return Err(errno_from(-r as i32));
+        }
+        Ok(r as usize)
+    }
+
+    fn clock_ns(&mut self, realtime: bool) -> u64 {
+        let e = self.clock.elapsed();
+        if realtime {
+            self.clock.realtime_ref + e
+        } else {
+            self.clock.monotonic_ref + e
+        }
+    }
+
+    fn sleep_ns(&mut self, ns: u64) {
+        self.console.flush();
+        hypercall::sleep(ns);
+    }
+
+    fn random(&mut self, buf: &mut [u8]) {
+        self.rng.fill_bytes(buf);
+    }
+
+    fn exit(&mut self, status: i32) -> ! {
+        self.end();
+        hypercall::exit(status)
+    }
+
+    fn kill(&mut self, signal: u32, fault: Option<FaultInfo>) -> ! {
+        self.end();
+        let f = fault.unwrap_or(FaultInfo { vector: u32::MAX, ..Default::default() });
+        hypercall::killed(Killed { signal, vector: f.vector, addr: f.addr, rip: f.rip, error_code: f.error_code })
+    }
+
+    fn warn(&mut self, msg: core::fmt::Arguments<'_>) {
+        let line = alloc::format!("uk-run: warning: {msg}\n");
+        let _ = self.console.write(2, line.as_bytes());
+    }
+
+    fn set_fs_base(&mut self, base: u64) {
+        crate::arch::set_fs_base(base);
+    }
+
+    fn fs_base(&self) -> u64 {
+        crate::arch::fs_base()
+    }
+
+    fn map(&mut self, addr: u64, len: u64, prot: u32) -> Result<(), Errno> {
+        self.mem.map(addr, len, prot)
+    }
+
+    fn unmap(&mut self, addr: u64, len: u64) {
+        self.mem.unmap(addr, len)
+    }
+
+    fn protect(&mut self, addr: u64, len: u64, prot: u32) -> Result<(), Errno> {
+        self.mem.protect(addr, len, prot)
+    }
+
+    fn remap(&mut self, old: u64, new: u64, len: u64) {
+        // Only fails for want of page-table frames: leave the rest unmoved.
+        let _ = self.mem.remap(old, new, len);
+    }
+
+    fn discard(&mut self, addr: u64, len: u64) {
+        self.mem.discard(addr, len)
+    }
+}
+
+fn errno_from(e: i32) -> Errno {
+    match e {
+        4 => Errno::EINTR,
+        9 => Errno::EBADF,
+        11 => Errno::EAGAIN,
+        21 => Errno::EISDIR,
+        22 => Errno::EINVAL,
+        _ => Errno::EIO,
+    }
+}

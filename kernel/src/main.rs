@@ -1,0 +1,126 @@
+//! The uk-run guest kernel.
+//!
+//! It shares one address space with the program and runs, like it, at CPL3
+//! (see ../shared/DESIGN.md): the monitor has already set up page tables,
+//! GDT, IDT, TSS and MSRs and loaded the program; `kmain` fills in the
+//! exception gates, builds the kernel's state from the boot information and
+//! jumps to the program. From then on the kernel runs only when the program
+//! calls it: syscalls (as function calls through the trampoline at address
+//! 0) and exceptions.
+#![no_std]
+#![no_main]
+
+extern crate alloc;
+
+mod arch;
+mod console;
+mod hypercall;
+mod machine;
+mod mem;
+mod trap;
+
+use abi::boot::BootInfo;
+use abi::layout::{phys_to_virt, IDT_PHYS, SEL_USER_CODE, TSS_PHYS};
+use arch::SyscallFrame;
+use core::mem::MaybeUninit;
+use linked_list_allocator::LockedHeap;
+use machine::{Clock, Machine};
+use shim::Process;
+
+pub struct Kernel {
+    pub proc: Process,
+    pub machine: Machine,
+    pub stack_limit: u64,
+    pub rewritten_sites: u64,
+}
+
+static mut KERNEL: MaybeUninit<Kernel> = MaybeUninit::uninit();
+
+/// The kernel's state.
+///
+/// One vCPU, no interrupts, and the kernel is entered only from the program
+/// (syscall, exception), never from itself, except by a fault in kernel code,
+/// which only reports and ends the VM: so one `&mut` is live at a time.
+pub fn kernel() -> &'static mut Kernel {
+    // SAFETY: initialised in kmain before the program (the only caller of
+    // syscalls and exceptions) first runs; exclusive as argued above.
+    unsafe { (*core::ptr::addr_of_mut!(KERNEL)).assume_init_mut() }
+}
+
+const HEAP_SIZE: usize = 4 << 20;
+static mut HEAP: [u8; HEAP_SIZE] = [0; HEAP_SIZE];
+
+#[global_allocator]
+static ALLOCATOR: LockedHeap = LockedHeap::empty();
+
+/// Called by `_start` on the kernel stack with the boot information.
+pub extern "C" fn kmain(boot: &'static BootInfo) -> ! {
+    // SAFETY: HEAP is used by nothing but the allocator, set up once here.
+    unsafe { ALLOCATOR.lock().init(core::ptr::addr_of_mut!(HEAP) as *mut u8, HEAP_SIZE) };
+    hypercall::init(boot.kernel_phys);
+    if boot.version != abi::hc::ABI_VERSION {
+        kernel_panic("the monitor speaks another hypercall ABI version");
+    }
+    install_exception_gates();
+
+    let tty = [boot.stdio[0].is_tty != 0, boot.stdio[1].is_tty != 0, boot.stdio[2].is_tty != 0];
+    let clock = Clock::new(boot.tsc_khz, boot.tsc_ref, boot.realtime_ref_ns, boot.monotonic_ref_ns);
+    let mem = mem::Memory::new(boot.pml4, boot.free_start, boot.mem_size);
+    let mut machine = Machine::new(mem, console::Console::new(tty), clock, boot.random);
+    let start = shim::Platform::clock_ns(&mut machine, false);
+    let k = Kernel { proc: Process::from_boot(boot, start), machine, stack_limit: boot.stack_limit, rewritten_sites: 0 };
+    // SAFETY: the program has not run yet: nothing else refers to KERNEL.
+    unsafe { (*core::ptr::addr_of_mut!(KERNEL)).write(k) };
+    // SAFETY: entry and sp are the program's, as the monitor loaded it.
+    unsafe { arch::enter_user(boot.entry, boot.sp) }
+}
+
+/// Points the 32 exception vectors at their CPL3 stubs, on IST1.
+fn install_exception_gates() {
+    let base = arch::addr_of_fn(arch::uk_exception_entries);
+    let idt = phys_to_virt(IDT_PHYS) as *mut u64;
+    for v in 0..32u64 {
+        let h = base + 16 * v;
+        let low = (h & 0xffff) | ((SEL_USER_CODE as u64) << 16) | (1 << 32) | (0xee << 40) | (((h >> 16) & 0xffff) << 48);
+        // SAFETY: the IDT page is guest RAM reserved for it, in the direct map.
+        unsafe {
+            idt.add(2 * v as usize).write_volatile(low);
+            idt.add(2 * v as usize + 1).write_volatile(h >> 32);
+        }
+    }
+    let ist_top = core::ptr::addr_of_mut!(arch::IST_STACK) as u64 + core::mem::size_of::<arch::Stack<65536>>() as u64;
+    // SAFETY: the TSS is guest RAM reserved for it; IST1 is at offset 0x24 (unaligned).
+    unsafe { ((phys_to_virt(TSS_PHYS) + 0x24) as *mut u64).write_unaligned(ist_top) };
+}
+
+/// Called by `uk_syscall_entry` for every syscall.
+pub extern "C" fn uk_syscall(f: &mut SyscallFrame) {
+    let k = kernel();
+    let args = [f.rdi, f.rsi, f.rdx, f.r10, f.r8, f.r9];
+    f.rax = shim::table::dispatch(&mut k.proc, &mut k.machine, f.rax, args) as u64;
+}
+
+/// Reports a kernel failure to the monitor, after the program's output.
+pub fn kernel_panic(msg: &str) -> ! {
+    kernel().machine.console.flush();
+    hypercall::panic(msg.as_bytes())
+}
+
+#[panic_handler]
+fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
+    use core::fmt::Write;
+    struct Buf([u8; 1024], usize);
+    impl Write for Buf {
+        fn write_str(&mut self, s: &str) -> core::fmt::Result {
+            let n = s.len().min(self.0.len() - self.1);
+            self.0[self.1..self.1 + n].copy_from_slice(&s.as_bytes()[..n]);
+            self.1 += n;
+            Ok(())
+        }
+    }
+    static mut PANIC_BUF: Buf = Buf([0; 1024], 0);
+    // SAFETY: a panic ends the VM; this buffer is used once.
+    let b = unsafe { &mut *core::ptr::addr_of_mut!(PANIC_BUF) };
+    let _ = write!(b, "{info}");
+    hypercall::panic(&b.0[..b.1])
+}

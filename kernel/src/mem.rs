@@ -1,0 +1,252 @@
+//! Physical frames and the page tables, reached through the direct map.
+//!
+//! The TLB cannot be flushed from CPL3, only by the monitor (a hypercall,
+//! tens of microseconds here), so flushes are deferred: an unmapped
+//! page keeps, in its cleared PTE, the flush generation it was unmapped in,
+//! and its frame waits on a dirty list. Mapping over a page unmapped in the
+//! current generation, running out of clean frames, or taking rights away
+//! (mprotect) flushes once and starts a new generation.
+
+use abi::layout::{phys_to_virt, pte, PAGE_SIZE};
+use abi::linux::{Errno, PROT_EXEC, PROT_WRITE};
+use alloc::vec::Vec;
+
+/// Software bits of a non-present PTE (bits 52..62 are ignored by the CPU).
+const SW_STALE: u64 = 1 << 9;
+/// A PROT_NONE page that keeps its frame.
+const SW_NONE: u64 = 1 << 10;
+const GEN_SHIFT: u32 = 52;
+const GEN_MASK: u64 = 0x7ff << GEN_SHIFT;
+
+pub struct Memory {
+    pml4: u64,
+    next: u64,
+    end: u64,
+    free: Vec<u64>,
+    dirty: Vec<u64>,
+    gen: u64,
+    pub flushes: u64,
+}
+
+fn table(phys: u64) -> *mut u64 {
+    phys_to_virt(phys) as *mut u64
+}
+
+fn read_entry(t: u64, i: usize) -> u64 {
+    // SAFETY: t is the physical address of a page table frame inside guest
+    // RAM, which the direct map covers; i < 512.
+    unsafe { table(t).add(i).read_volatile() }
+}
+
+fn write_entry(t: u64, i: usize, v: u64) {
+    // SAFETY: as read_entry; page tables are only written by this module.
+    unsafe { table(t).add(i).write_volatile(v) }
+}
+
+fn zero_frame(phys: u64) {
+    // SAFETY: phys is a whole frame of guest RAM owned by the allocator.
+    unsafe { core::ptr::write_bytes(phys_to_virt(phys) as *mut u8, 0, PAGE_SIZE as usize) }
+}
+
+fn index(va: u64, level: u32) -> usize {
+    ((va >> (12 + 9 * level)) & 511) as usize
+}
+
+pub fn leaf_flags(prot: u32) -> u64 {
+    let mut f = pte::PRESENT | pte::USER;
+    if prot & PROT_WRITE != 0 {
+        f |= pte::WRITABLE;
+    }
+    if prot & PROT_EXEC == 0 {
+        f |= pte::NO_EXECUTE;
+    }
+    f
+}
+
+impl Memory {
+    pub fn new(pml4: u64, free_start: u64, mem_size: u64) -> Memory {
+        Memory { pml4, next: free_start, end: mem_size, free: Vec::new(), dirty: Vec::new(), gen: 0, flushes: 0 }
+    }
+
+    pub fn flush(&mut self) {
+        crate::hypercall::flush_tlb();
+        self.flushes += 1;
+        self.gen = (self.gen + 1) & 0x7ff;
+        self.free.append(&mut self.dirty);
+    }
+
+    /// A zeroed frame.
+    pub fn alloc_frame(&mut self) -> Result<u64, Errno> {
+        if let Some(f) = self.free.pop() {
+            zero_frame(f);
+            return Ok(f);
+        }
+        if self.next + PAGE_SIZE <= self.end {
+            // Never handed out before: still zero from the host.
+            let f = self.next;
+            self.next += PAGE_SIZE;
+            return Ok(f);
+        }
+        if !self.dirty.is_empty() {
+            self.flush();
+            return self.alloc_frame();
+        }
+        Err(Errno::ENOMEM)
+    }
+
+    /// The leaf PTE slot of `va`: (table phys, index). Creates tables if asked.
+    fn slot(&mut self, va: u64, create: bool) -> Result<Option<(u64, usize)>, Errno> {
+        let mut t = self.pml4;
+        for level in (1..4).rev() {
+            let i = index(va, level);
+            let e = read_entry(t, i);
+            if e & pte::PRESENT == 0 {
+                if !create {
+                    return Ok(None);
+                }
+                let f = self.alloc_frame()?;
+                write_entry(t, i, f | pte::PRESENT | pte::WRITABLE | pte::USER);
+                t = f;
+            } else {
+                if e & pte::HUGE != 0 {
+                    return Ok(None);
+                }
+                t = e & pte::ADDR_MASK;
+            }
+        }
+        Ok(Some((t, index(va, 0))))
+    }
+
+    /// The PTE of a user page, or 0.
+    pub fn pte(&self, va: u64) -> u64 {
+        let mut t = self.pml4;
+        for level in (1..4).rev() {
+            let e = read_entry(t, index(va, level));
+            if e & pte::PRESENT == 0 || e & pte::HUGE != 0 {
+                return 0;
+            }
+            t = e & pte::ADDR_MASK;
+        }
+        read_entry(t, index(va, 0))
+    }
+
+    fn needs_flush_before_reuse(&self, e: u64) -> bool {
+        e & SW_STALE != 0 && (e & GEN_MASK) >> GEN_SHIFT == self.gen
+    }
+
+    /// Maps fresh zeroed frames at [va, va+len) with `prot` (none for PROT_NONE).
+    pub fn map(&mut self, va: u64, len: u64, prot: u32) -> Result<(), Errno> {
+        if prot == 0 {
+            return Ok(());
+        }
+        for page in (va..va + len).step_by(PAGE_SIZE as usize) {
+            let (t, i) = self.slot(page, true)?.ok_or(Errno::ENOMEM)?;
+            let e = read_entry(t, i);
+            if self.needs_flush_before_reuse(e) {
+                self.flush();
+            }
+            if e & (pte::PRESENT | SW_NONE) != 0 {
+                self.release(e & pte::ADDR_MASK);
+            }
+            let f = match self.alloc_frame() {
+                Ok(f) => f,
+                Err(err) => {
+                    self.unmap(va, page - va);
+                    return Err(err);
+                }
+            };
+            write_entry(t, i, f | leaf_flags(prot));
+        }
+        Ok(())
+    }
+
+    fn release(&mut self, frame: u64) {
+        self.dirty.push(frame);
+    }
+
+    pub fn unmap(&mut self, va: u64, len: u64) {
+        for page in (va..va + len).step_by(PAGE_SIZE as usize) {
+            if let Ok(Some((t, i))) = self.slot(page, false) {
+                let e = read_entry(t, i);
+                if e & (pte::PRESENT | SW_NONE) != 0 {
+                    self.release(e & pte::ADDR_MASK);
+                    write_entry(t, i, SW_STALE | (self.gen << GEN_SHIFT));
+                }
+            }
+        }
+    }
+
+    pub fn protect(&mut self, va: u64, len: u64, prot: u32) -> Result<(), Errno> {
+        let mut reduced = false;
+        for page in (va..va + len).step_by(PAGE_SIZE as usize) {
+            let (t, i) = self.slot(page, true)?.ok_or(Errno::ENOMEM)?;
+            let e = read_entry(t, i);
+            let frame = if e & (pte::PRESENT | SW_NONE) != 0 {
+                e & pte::ADDR_MASK
+            } else if prot == 0 {
+                continue;
+            } else {
+                if self.needs_flush_before_reuse(e) {
+                    self.flush();
+                }
+                self.alloc_frame()?
+            };
+            let new = if prot == 0 { frame | SW_NONE } else { frame | leaf_flags(prot) };
+            let had = e & pte::PRESENT != 0;
+            let lost_write = e & pte::WRITABLE != 0 && new & pte::WRITABLE == 0;
+            let lost_exec = e & pte::NO_EXECUTE == 0 && new & pte::NO_EXECUTE != 0;
+            reduced |= had && (new & pte::PRESENT == 0 || lost_write || lost_exec);
+            write_entry(t, i, new);
+        }
+        if reduced {
+            self.flush();
+        }
+        Ok(())
+    }
+
+    /// Moves the frames of [old, old+len) to [new, new+len), which is unmapped.
+    pub fn remap(&mut self, old: u64, new: u64, len: u64) -> Result<(), Errno> {
+        for off in (0..len).step_by(PAGE_SIZE as usize) {
+            let Some((ot, oi)) = self.slot(old + off, false)? else { continue };
+            let e = read_entry(ot, oi);
+            if e & (pte::PRESENT | SW_NONE) == 0 {
+                continue;
+            }
+            let (nt, ni) = self.slot(new + off, true)?.ok_or(Errno::ENOMEM)?;
+            if self.needs_flush_before_reuse(read_entry(nt, ni)) {
+                self.flush();
+            }
+            write_entry(nt, ni, e);
+            // The old address must not reach the frame again: stale until flushed.
+            write_entry(ot, oi, SW_STALE | (self.gen << GEN_SHIFT));
+        }
+        Ok(())
+    }
+
+    /// Zeroes the mapped frames of a range.
+    pub fn discard(&mut self, va: u64, len: u64) {
+        for page in (va..va + len).step_by(PAGE_SIZE as usize) {
+            let e = self.pte(page);
+            if e & (pte::PRESENT | SW_NONE) != 0 {
+                zero_frame(e & pte::ADDR_MASK);
+            }
+        }
+    }
+
+    /// The direct-map address of user byte `va` if the page allows the access.
+    pub fn translate(&self, va: u64, write: bool) -> Option<u64> {
+        if va >= abi::layout::USER_END {
+            return None;
+        }
+        let e = self.pte(va);
+        if e & pte::PRESENT == 0 || e & pte::USER == 0 || (write && e & pte::WRITABLE == 0) {
+            return None;
+        }
+        Some(phys_to_virt(e & pte::ADDR_MASK) + (va & (PAGE_SIZE - 1)))
+    }
+
+    /// Physical frames handed out so far (bytes), for diagnostics.
+    pub fn used(&self) -> u64 {
+        self.next
+    }
+}

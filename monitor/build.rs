@@ -1,0 +1,32 @@
+//! Builds the guest kernel (kernel/, its own workspace) for
+//! x86_64-unknown-none and hands its path to the monitor, which embeds it.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+fn main() {
+    let manifest = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap());
+    let root = manifest.parent().unwrap().to_path_buf();
+    let kernel = root.join("kernel");
+    for dir in ["kernel/src", "kernel/Cargo.toml", "kernel/link.ld", "kernel/.cargo", "shim/src", "abi/src", "loader/src"] {
+        println!("cargo:rerun-if-changed={}", root.join(dir).display());
+    }
+    let target_dir = root.join("target").join("kernel");
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut cmd = Command::new(cargo);
+    cmd.current_dir(&kernel)
+        .args(["build", "--release", "--target", "x86_64-unknown-none", "--target-dir"])
+        .arg(&target_dir);
+    // The outer build's settings are for the host, not the guest.
+    for var in ["RUSTFLAGS", "CARGO_ENCODED_RUSTFLAGS", "CARGO_BUILD_TARGET", "RUSTC_WORKSPACE_WRAPPER", "CARGO_TARGET_DIR", "CARGO_BUILD_RUSTFLAGS"] {
+        cmd.env_remove(var);
+    }
+    let status = cmd.status().expect("running cargo to build the guest kernel");
+    if !status.success() {
+        panic!(
+            "building the guest kernel failed; it needs the rustup target: rustup target add x86_64-unknown-none"
+        );
+    }
+    let elf = target_dir.join("x86_64-unknown-none/release/uk-kernel");
+    println!("cargo:rustc-env=UK_KERNEL_ELF={}", elf.display());
+}

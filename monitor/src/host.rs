@@ -1,0 +1,201 @@
+//! The host side of things the guest sees: its stdio, identity, clocks,
+//! and how uk-run ends itself. The `libc` calls of the monitor live here.
+
+use abi::boot::StdioInfo;
+use abi::linux::{Stat, Termios, Utsname, Winsize};
+
+pub fn stdio_info(fd: i32) -> StdioInfo {
+    let mut info = StdioInfo::default();
+    // SAFETY: fcntl on a descriptor number only queries it.
+    let fl = unsafe { libc::fcntl(fd, libc::F_GETFL) };
+    if fl < 0 {
+        return info;
+    }
+    info.open = 1;
+    info.status_flags = fl as u32;
+    // SAFETY: st is a valid out-pointer for fstat.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: as above.
+    if unsafe { libc::fstat(fd, &mut st) } == 0 {
+        info.stat = Stat {
+            st_dev: st.st_dev,
+            st_ino: st.st_ino,
+            st_nlink: st.st_nlink,
+            st_mode: st.st_mode,
+            st_uid: st.st_uid,
+            st_gid: st.st_gid,
+            _pad0: 0,
+            st_rdev: st.st_rdev,
+            st_size: st.st_size,
+            st_blksize: st.st_blksize,
+            st_blocks: st.st_blocks,
+            st_atime: st.st_atime,
+            st_atime_nsec: st.st_atime_nsec,
+            st_mtime: st.st_mtime,
+            st_mtime_nsec: st.st_mtime_nsec,
+            st_ctime: st.st_ctime,
+            st_ctime_nsec: st.st_ctime_nsec,
+            _unused: [0; 3],
+        };
+    }
+    let mut t = Termios::default();
+    // SAFETY: TCGETS writes a kernel termios (36 bytes) to &mut t, which has that layout.
+    if unsafe { libc::ioctl(fd, libc::TCGETS, &mut t as *mut Termios) } == 0 {
+        info.is_tty = 1;
+        info.termios = t;
+        let mut w = Winsize::default();
+        // SAFETY: TIOCGWINSZ writes a struct winsize to &mut w.
+        if unsafe { libc::ioctl(fd, libc::TIOCGWINSZ, &mut w as *mut Winsize) } == 0 {
+            info.winsize = w;
+        }
+    }
+    info
+}
+
+pub fn uname() -> Utsname {
+    // SAFETY: u is a valid out-pointer for uname.
+    let mut u: libc::utsname = unsafe { std::mem::zeroed() };
+    // SAFETY: as above.
+    unsafe { libc::uname(&mut u) };
+    let copy = |src: &[libc::c_char; 65]| {
+        let mut d = [0u8; 65];
+        for (a, b) in d.iter_mut().zip(src.iter()) {
+            *a = *b as u8;
+        }
+        d[64] = 0;
+        d
+    };
+    Utsname {
+        sysname: copy(&u.sysname),
+        nodename: copy(&u.nodename),
+        release: copy(&u.release),
+        version: copy(&u.version),
+        machine: copy(&u.machine),
+        domainname: copy(&u.domainname),
+    }
+}
+
+pub struct Ids {
+    pub pid: u32,
+    pub ppid: u32,
+    pub uid: u32,
+    pub euid: u32,
+    pub gid: u32,
+    pub egid: u32,
+}
+
+pub fn ids() -> Ids {
+    // SAFETY: these calls only read the process's credentials.
+    unsafe {
+        Ids {
+            pid: libc::getpid() as u32,
+            ppid: libc::getppid() as u32,
+            uid: libc::getuid(),
+            euid: libc::geteuid(),
+            gid: libc::getgid(),
+            egid: libc::getegid(),
+        }
+    }
+}
+
+pub fn rlimit(res: libc::__rlimit_resource_t) -> [u64; 2] {
+    let mut r = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: r is a valid out-pointer.
+    unsafe { libc::getrlimit(res, &mut r) };
+    [r.rlim_cur, r.rlim_max]
+}
+
+pub fn clock_ns(clock: libc::clockid_t) -> u64 {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: ts is a valid out-pointer.
+    unsafe { libc::clock_gettime(clock, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
+
+pub fn random_bytes(buf: &mut [u8]) {
+    let mut done = 0;
+    while done < buf.len() {
+        // SAFETY: writes at most the remaining length into buf.
+        let n = unsafe { libc::getrandom(buf[done..].as_mut_ptr() as *mut libc::c_void, buf.len() - done, 0) };
+        if n > 0 {
+            done += n as usize;
+        }
+    }
+}
+
+pub fn sleep_ns(ns: u64) {
+    let mut req = libc::timespec { tv_sec: (ns / 1_000_000_000) as i64, tv_nsec: (ns % 1_000_000_000) as i64 };
+    loop {
+        let mut rem = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+        // SAFETY: valid pointers to timespecs.
+        if unsafe { libc::nanosleep(&req, &mut rem) } == 0 {
+            return;
+        }
+        if std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
+            return;
+        }
+        req = rem;
+    }
+}
+
+/// Writes all of `data` to a host descriptor; returns 0 or the errno.
+pub fn write_all(fd: i32, mut data: &[u8]) -> i32 {
+    while !data.is_empty() {
+        // SAFETY: data is a valid buffer of data.len() bytes.
+        let n = unsafe { libc::write(fd, data.as_ptr() as *const libc::c_void, data.len()) };
+        if n >= 0 {
+            data = &data[n as usize..];
+            continue;
+        }
+        match std::io::Error::last_os_error().raw_os_error().unwrap_or(libc::EIO) {
+            libc::EINTR => {}
+            libc::EAGAIN => {
+                let mut p = libc::pollfd { fd, events: libc::POLLOUT, revents: 0 };
+                // SAFETY: one valid pollfd.
+                unsafe { libc::poll(&mut p, 1, -1) };
+            }
+            e => return e,
+        }
+    }
+    0
+}
+
+/// A blocking read; returns bytes read or a negative errno.
+pub fn read(fd: i32, buf: &mut [u8]) -> i64 {
+    loop {
+        // SAFETY: buf is a valid buffer of buf.len() bytes.
+        let n = unsafe { libc::read(fd, buf.as_mut_ptr() as *mut libc::c_void, buf.len()) };
+        if n >= 0 {
+            return n as i64;
+        }
+        let e = std::io::Error::last_os_error().raw_os_error().unwrap_or(libc::EIO);
+        if e == libc::EAGAIN {
+            let mut p = libc::pollfd { fd, events: libc::POLLIN, revents: 0 };
+            // SAFETY: one valid pollfd.
+            unsafe { libc::poll(&mut p, 1, -1) };
+        } else if e != libc::EINTR {
+            return -(e as i64);
+        }
+    }
+}
+
+/// Ends uk-run with `signal`, as the guest program ended, so that the
+/// parent sees the same wait status as for a native run; no core dump.
+pub fn die_by_signal(signal: u32) -> ! {
+    let sig = signal as i32;
+    // SAFETY: plain process-state calls; raise() ends the process for every
+    // signal whose default action terminates it, which are the ones the
+    // kernel reports.
+    unsafe {
+        libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0);
+        let zero = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+        libc::setrlimit(libc::RLIMIT_CORE, &zero);
+        libc::signal(sig, libc::SIG_DFL);
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, sig);
+        libc::sigprocmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut());
+        libc::raise(sig);
+    }
+    std::process::exit(128 + sig)
+}

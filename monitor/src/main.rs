@@ -1,0 +1,259 @@
+//! uk-run: runs an unmodified static Linux x86-64 program in a fresh KVM
+//! virtual machine beside a small Rust kernel (see ../shared/DESIGN.md).
+
+mod guest_mem;
+mod host;
+mod setup;
+mod sites;
+mod vm;
+
+use abi::boot::{BootInfo, FLAG_VERBOSE};
+use abi::layout::*;
+use clap::Parser;
+use guest_mem::GuestMemory;
+use std::ffi::OsString;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::PermissionsExt;
+use std::path::PathBuf;
+use std::time::Instant;
+
+/// The guest kernel, built by build.rs for x86_64-unknown-none.
+static KERNEL_ELF: &[u8] = include_bytes!(env!("UK_KERNEL_ELF"));
+
+/// Exit status when uk-run itself fails (not the program): like `env`, 125.
+const EXIT_INTERNAL: i32 = 125;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "uk-run",
+    version,
+    about = "Run an unmodified static Linux x86-64 program in a fresh KVM virtual machine",
+    long_about = "Run an unmodified static Linux x86-64 program (busybox-static, gcc -static, \
+musl-gcc -static, static Go or Rust) in a fresh KVM virtual machine that holds only the program \
+and uk-run's kernel. Output, exit status and death by signal are those of a native run.",
+    after_help = "Exit status: the program's; 127 if PROGRAM is not found, 126 if it cannot be run \
+(not an executable static x86-64 ELF), 125 if uk-run itself fails."
+)]
+struct Cli {
+    /// Guest memory size, with an optional K, M or G suffix.
+    #[arg(short, long, default_value = "256M", value_parser = parse_size)]
+    memory: u64,
+
+    /// Print diagnostics to stderr: fault details, warnings, exit counts.
+    #[arg(short, long)]
+    verbose: bool,
+
+    /// Print one line of statistics to stderr when the program ends (exits to the monitor, sites, timing).
+    #[arg(long)]
+    stats: bool,
+
+    /// Do not read or write the syscall-site cache.
+    #[arg(long)]
+    no_cache: bool,
+
+    /// The static Linux x86-64 program to run.
+    #[arg(value_name = "PROGRAM")]
+    program: PathBuf,
+
+    /// Arguments passed to the program.
+    #[arg(value_name = "ARGS", trailing_var_arg = true, allow_hyphen_values = true)]
+    args: Vec<OsString>,
+}
+
+fn parse_size(s: &str) -> Result<u64, String> {
+    let s = s.trim();
+    let (num, mult) = match s.char_indices().last() {
+        Some((i, c)) if c.is_ascii_alphabetic() => {
+            let m = match c.to_ascii_uppercase() {
+                'K' => 1u64 << 10,
+                'M' => 1 << 20,
+                'G' => 1 << 30,
+                _ => return Err(format!("unknown size suffix {c:?}: use K, M or G")),
+            };
+            (&s[..i], m)
+        }
+        _ => (s, 1),
+    };
+    let n: u64 = num.parse().map_err(|_| format!("{s:?} is not a size (examples: 256M, 1G)"))?;
+    let bytes = n.checked_mul(mult).ok_or("size too large")?;
+    if !(16 << 20..=64 << 30).contains(&bytes) {
+        return Err("guest memory must be between 16M and 64G".into());
+    }
+    Ok(bytes.div_ceil(HUGE_PAGE_SIZE) * HUGE_PAGE_SIZE)
+}
+
+/// A failure before the program runs: a message and the shell's status.
+struct Refusal {
+    status: i32,
+    msg: String,
+}
+
+fn refuse(status: i32, path: &std::path::Path, what: impl std::fmt::Display) -> Refusal {
+    Refusal { status, msg: format!("{}: {what}", path.display()) }
+}
+
+/// Opens and maps the program, refusing what a shell's exec would.
+fn read_program(path: &std::path::Path) -> Result<Vec<u8>, Refusal> {
+    let meta = std::fs::metadata(path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => refuse(127, path, "No such file or directory"),
+        _ => refuse(126, path, e),
+    })?;
+    if meta.is_dir() {
+        return Err(refuse(126, path, "Is a directory"));
+    }
+    if !meta.is_file() || meta.permissions().mode() & 0o111 == 0 {
+        return Err(refuse(126, path, "Permission denied (not executable)"));
+    }
+    std::fs::read(path).map_err(|e| refuse(126, path, e))
+}
+
+fn main() {
+    let t0 = Instant::now();
+    let cli = Cli::parse();
+    match run(&cli, t0) {
+        Ok(never) => match never {},
+        Err(r) => {
+            eprintln!("uk-run: {}", r.msg);
+            std::process::exit(r.status);
+        }
+    }
+}
+
+enum Never {}
+
+fn run(cli: &Cli, t0: Instant) -> Result<Never, Refusal> {
+    let file = read_program(&cli.program)?;
+    let image = loader::parse(&file, PIE_BASE).map_err(|e| refuse(126, &cli.program, e))?;
+    let internal = |what: String| Refusal { status: EXIT_INTERNAL, msg: what };
+
+    let mut mem = GuestMemory::new(cli.memory as usize).map_err(|e| internal(format!("cannot allocate guest memory: {e}")))?;
+    let mut b = setup::Builder::new(&mut mem).map_err(|e| internal(e.to_string()))?;
+    let setup_err = |e: setup::SetupError| match e {
+        setup::SetupError::Program(l) => refuse(126, &cli.program, l),
+        e => internal(e.to_string()),
+    };
+    b.map_direct().map_err(setup_err)?;
+    b.write_gdt().map_err(setup_err)?;
+    b.map_doorbells().map_err(setup_err)?;
+    let kernel = b.load_kernel(KERNEL_ELF).map_err(setup_err)?;
+    let mut regions = vec![b.map_trampoline(kernel.syscall_entry).map_err(setup_err)?];
+    let loaded = b.load_program(&file, &image, !cli.no_cache).map_err(setup_err)?;
+    regions.extend_from_slice(&loaded.regions);
+
+    // The initial stack: argv as given, uk-run's environment, the auxv.
+    let mut argv: Vec<&[u8]> = vec![cli.program.as_os_str().as_bytes()];
+    argv.extend(cli.args.iter().map(|a| a.as_bytes()));
+    let env: Vec<Vec<u8>> = std::env::vars_os()
+        .map(|(k, v)| [k.as_bytes(), b"=", v.as_bytes()].concat())
+        .collect();
+    let envp: Vec<&[u8]> = env.iter().map(|e| e.as_slice()).collect();
+    let ids = host::ids();
+    let mut random = [0u8; 48];
+    host::random_bytes(&mut random);
+    let hwcap = core::arch::x86_64::__cpuid(1).edx as u64;
+    let stack_args = loader::StackArgs {
+        argv: &argv,
+        envp: &envp,
+        execfn: cli.program.as_os_str().as_bytes(),
+        platform: b"x86_64",
+        random: random[..16].try_into().expect("16 bytes"),
+        phdr: image.phdr_vaddr,
+        phent: image.phent as u64,
+        phnum: image.phnum as u64,
+        entry: image.entry,
+        uid: ids.uid as u64,
+        euid: ids.euid as u64,
+        gid: ids.gid as u64,
+        egid: ids.egid as u64,
+        secure: 0,
+        hwcap,
+        hwcap2: 2,
+        clktck: 100,
+        minsigstksz: 2048,
+    };
+    let (stack, sp) = loader::build_stack(USER_STACK_TOP, &stack_args).map_err(|e| refuse(126, &cli.program, e))?;
+    regions.push(b.map_stack(&stack).map_err(setup_err)?);
+    let free_start = b.free_start();
+    let pml4 = b.pml4;
+
+    let mut vm = vm::Vm::new(&mem, pml4, kernel.entry, kernel.lstar_entry).map_err(|e| internal(e.to_string()))?;
+
+    // The boot information.
+    // SAFETY: BootInfo is plain integers and arrays: all-zero is a valid value.
+    let mut boot: Box<BootInfo> = Box::new(unsafe { std::mem::zeroed() });
+    boot.version = abi::hc::ABI_VERSION;
+    boot.flags = if cli.verbose { FLAG_VERBOSE } else { 0 };
+    boot.mem_size = mem.size();
+    boot.free_start = free_start;
+    boot.pml4 = pml4;
+    boot.kernel_phys = kernel.phys;
+    let stack_rlimit = host::rlimit(libc::RLIMIT_STACK);
+    let stack_max = stack_rlimit[0].clamp(USER_STACK_INITIAL, 1 << 30);
+    boot.stack_limit = USER_STACK_TOP - stack_max;
+    boot.entry = loaded.entry;
+    boot.sp = sp;
+    boot.brk_start = loaded.brk_start;
+    boot.nregions = regions.len() as u64;
+    boot.regions[..regions.len()].copy_from_slice(&regions);
+    boot.random.copy_from_slice(&random[16..48]);
+    (boot.pid, boot.ppid, boot.uid, boot.euid, boot.gid, boot.egid) = (ids.pid, ids.ppid, ids.uid, ids.euid, ids.gid, ids.egid);
+    boot.rlimit_stack = stack_rlimit;
+    boot.rlimit_nofile = host::rlimit(libc::RLIMIT_NOFILE);
+    for fd in 0..3 {
+        boot.stdio[fd] = host::stdio_info(fd as i32);
+    }
+    boot.uts = host::uname();
+    let exe = std::fs::canonicalize(&cli.program).unwrap_or_else(|_| cli.program.clone());
+    let exe = exe.as_os_str().as_bytes();
+    let n = exe.len().min(boot.exe.len());
+    boot.exe[..n].copy_from_slice(&exe[..n]);
+    boot.exe_len = n as u64;
+    boot.tsc_khz = vm.tsc_khz;
+    boot.realtime_ref_ns = host::clock_ns(libc::CLOCK_REALTIME);
+    boot.monotonic_ref_ns = host::clock_ns(libc::CLOCK_MONOTONIC);
+    boot.tsc_ref = vm.guest_tsc().map_err(|e| internal(e.to_string()))?;
+    // SAFETY: BootInfo is repr(C) plain data; viewing it as bytes is sound.
+    let boot_bytes = unsafe {
+        std::slice::from_raw_parts(&*boot as *const BootInfo as *const u8, std::mem::size_of::<BootInfo>())
+    };
+    mem.slice_mut(abi::GuestPhys(BOOT_INFO_PHYS), boot_bytes.len() as u64)
+        .map_err(|e| internal(e.to_string()))?
+        .copy_from_slice(boot_bytes);
+
+    if let Some(secs) = std::env::var("UK_RUN_DEBUG_TIMEOUT").ok().and_then(|s| s.parse().ok()) {
+        extern "C" fn wake(_: libc::c_int) {}
+        // SAFETY: installs an empty SIGALRM handler (no SA_RESTART) so that KVM_RUN returns EINTR.
+        unsafe {
+            libc::signal(libc::SIGALRM, wake as extern "C" fn(libc::c_int) as libc::sighandler_t);
+            libc::alarm(secs);
+        }
+    }
+    let t_boot = t0.elapsed();
+    let mut exits = vm::ExitCounts::default();
+    let outcome = vm.run(&mut mem, &mut exits);
+    if cli.stats || cli.verbose {
+        eprintln!(
+            "uk-run: stats: {} sites={} ({:?}) setup_us={} total_us={}",
+            exits.describe(),
+            loaded.sites,
+            loaded.sites_source,
+            t_boot.as_micros(),
+            t0.elapsed().as_micros()
+        );
+    }
+    match outcome {
+        Ok(vm::Outcome::Exited(status)) => std::process::exit(status & 0xff),
+        Ok(vm::Outcome::Killed(k)) => {
+            if cli.verbose {
+                let what = if k.vector == u32::MAX {
+                    String::new()
+                } else {
+                    format!(": exception {} at rip {:#x}, address {:#x}, error code {:#x}", k.vector, k.rip, k.addr, k.error_code)
+                };
+                eprintln!("uk-run: program killed by signal {}{what}", k.signal);
+            }
+            host::die_by_signal(k.signal)
+        }
+        Err(e) => Err(internal(e.to_string())),
+    }
+}

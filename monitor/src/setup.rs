@@ -1,0 +1,316 @@
+//! Lays out guest memory before the first instruction runs: page tables,
+//! GDT/TSS, the kernel image, the syscall trampoline, the program's
+//! segments (with their syscall sites rewritten), its stack, and the boot
+//! information. Nothing here runs in the guest, so the guest boots straight
+//! into 64-bit CPL3 code without a single supervisor instruction.
+
+use crate::guest_mem::{BadAccess, GuestMemory};
+use crate::sites;
+use abi::boot::{UserRegion, MAX_REGIONS, REGION_IMAGE, REGION_STACK, REGION_TRAMPOLINE};
+use abi::layout::*;
+use abi::linux::{PROT_EXEC, PROT_READ, PROT_WRITE};
+use goblin::elf::{program_header::PT_LOAD, Elf};
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum SetupError {
+    #[error("guest memory is too small for this program: raise --memory")]
+    OutOfMemory,
+    #[error(transparent)]
+    Bad(#[from] BadAccess),
+    #[error("the embedded guest kernel is unusable: {0}")]
+    Kernel(String),
+    #[error("{0}")]
+    Program(#[from] loader::LoadError),
+    #[error("the program has too many segments ({0})")]
+    TooManySegments(usize),
+}
+
+pub struct Builder<'a> {
+    pub mem: &'a mut GuestMemory,
+    next: u64,
+    pub pml4: u64,
+}
+
+/// What the kernel needs to know about the loaded program.
+pub struct Loaded {
+    pub entry: u64,
+    pub sp: u64,
+    pub brk_start: u64,
+    pub regions: Vec<UserRegion>,
+    pub sites: usize,
+    pub sites_source: sites::Source,
+}
+
+/// Addresses in the kernel image the monitor needs.
+pub struct KernelInfo {
+    pub entry: u64,
+    pub syscall_entry: u64,
+    pub lstar_entry: u64,
+    pub phys: u64,
+}
+
+fn prot_flags(prot: u32) -> u64 {
+    let mut f = pte::PRESENT | pte::USER;
+    if prot & PROT_WRITE != 0 {
+        f |= pte::WRITABLE;
+    }
+    if prot & PROT_EXEC == 0 {
+        f |= pte::NO_EXECUTE;
+    }
+    f
+}
+
+impl<'a> Builder<'a> {
+    pub fn new(mem: &'a mut GuestMemory) -> Result<Builder<'a>, SetupError> {
+        let mut b = Builder { mem, next: ALLOC_START_PHYS, pml4: 0 };
+        b.pml4 = b.alloc(PAGE_SIZE)?;
+        Ok(b)
+    }
+
+    /// Page-aligned, zeroed (never used) guest-physical memory.
+    pub fn alloc(&mut self, bytes: u64) -> Result<u64, SetupError> {
+        let at = self.next;
+        let end = at.checked_add(page_up(bytes)).ok_or(SetupError::OutOfMemory)?;
+        if end > self.mem.size() {
+            return Err(SetupError::OutOfMemory);
+        }
+        self.next = end;
+        Ok(at)
+    }
+
+    pub fn free_start(&self) -> u64 {
+        self.next
+    }
+
+    /// The leaf slot for `va`, creating tables (writable, user) on the way.
+    fn slot(&mut self, va: u64) -> Result<u64, SetupError> {
+        let mut table = self.pml4;
+        for level in (1..4).rev() {
+            let at = table + 8 * ((va >> (12 + 9 * level)) & 511);
+            let e = self.mem.read_u64(at)?;
+            table = if e & pte::PRESENT != 0 {
+                e & pte::ADDR_MASK
+            } else {
+                let t = self.alloc(PAGE_SIZE)?;
+                self.mem.write_u64(at, t | pte::PRESENT | pte::WRITABLE | pte::USER)?;
+                t
+            };
+        }
+        Ok(table + 8 * ((va >> 12) & 511))
+    }
+
+    pub fn map_page(&mut self, va: u64, phys: u64, flags: u64) -> Result<(), SetupError> {
+        let s = self.slot(va)?;
+        self.mem.write_u64(s, phys | flags)?;
+        Ok(())
+    }
+
+    /// All of guest RAM at DIRECT_MAP, with 2 MiB pages.
+    pub fn map_direct(&mut self) -> Result<(), SetupError> {
+        let size = self.mem.size();
+        let mut pa = 0;
+        while pa < size {
+            let va = DIRECT_MAP + pa;
+            let mut table = self.pml4;
+            for level in [3u32, 2] {
+                let at = table + 8 * ((va >> (12 + 9 * level)) & 511);
+                let e = self.mem.read_u64(at)?;
+                table = if e & pte::PRESENT != 0 {
+                    e & pte::ADDR_MASK
+                } else {
+                    let t = self.alloc(PAGE_SIZE)?;
+                    self.mem.write_u64(at, t | pte::PRESENT | pte::WRITABLE | pte::USER)?;
+                    t
+                };
+            }
+            let at = table + 8 * ((va >> 21) & 511);
+            let flags = pte::PRESENT | pte::WRITABLE | pte::USER | pte::HUGE | pte::NO_EXECUTE;
+            self.mem.write_u64(at, pa | flags)?;
+            pa += HUGE_PAGE_SIZE;
+        }
+        Ok(())
+    }
+
+    /// The hypercall doorbells: a kernel page onto unbacked guest-physical memory.
+    pub fn map_doorbells(&mut self) -> Result<(), SetupError> {
+        let flags = pte::PRESENT | pte::WRITABLE | pte::USER | pte::NO_EXECUTE;
+        self.map_page(abi::hc::DOORBELL_VIRT, abi::hc::DOORBELL_PHYS, flags)
+    }
+
+    /// The physical address behind a user page mapped by this builder.
+    fn lookup(&self, va: u64) -> Result<Option<u64>, SetupError> {
+        let mut table = self.pml4;
+        for level in (0..4).rev() {
+            let e = self.mem.read_u64(table + 8 * ((va >> (12 + 9 * level)) & 511))?;
+            if e & pte::PRESENT == 0 {
+                return Ok(None);
+            }
+            if level == 0 {
+                return Ok(Some(e));
+            }
+            table = e & pte::ADDR_MASK;
+        }
+        Ok(None)
+    }
+
+    /// Copies bytes to a mapped virtual range.
+    pub fn write_virt(&mut self, va: u64, data: &[u8]) -> Result<(), SetupError> {
+        let mut done = 0;
+        while done < data.len() {
+            let at = va + done as u64;
+            let e = self.lookup(at)?.ok_or(SetupError::OutOfMemory)?;
+            let n = ((PAGE_SIZE - (at & (PAGE_SIZE - 1))) as usize).min(data.len() - done);
+            let pa = (e & pte::ADDR_MASK) + (at & (PAGE_SIZE - 1));
+            self.mem.slice_mut(abi::GuestPhys(pa), n as u64)?.copy_from_slice(&data[done..done + n]);
+            done += n;
+        }
+        Ok(())
+    }
+
+    fn read_virt(&self, va: u64, len: usize) -> Result<Vec<u8>, SetupError> {
+        let mut out = Vec::with_capacity(len);
+        while out.len() < len {
+            let at = va + out.len() as u64;
+            let e = self.lookup(at)?.ok_or(SetupError::OutOfMemory)?;
+            let n = ((PAGE_SIZE - (at & (PAGE_SIZE - 1))) as usize).min(len - out.len());
+            let pa = (e & pte::ADDR_MASK) + (at & (PAGE_SIZE - 1));
+            out.extend_from_slice(self.mem.slice(abi::GuestPhys(pa), n as u64)?);
+        }
+        Ok(out)
+    }
+
+    /// Loads the embedded kernel ELF at its link addresses.
+    pub fn load_kernel(&mut self, elf_bytes: &[u8]) -> Result<KernelInfo, SetupError> {
+        let bad = |m: &str| SetupError::Kernel(m.to_string());
+        let elf = Elf::parse(elf_bytes).map_err(|e| SetupError::Kernel(e.to_string()))?;
+        let loads: Vec<_> = elf.program_headers.iter().filter(|p| p.p_type == PT_LOAD && p.p_memsz > 0).collect();
+        let lo = loads.iter().map(|p| page_down(p.p_vaddr)).min().ok_or_else(|| bad("no segments"))?;
+        let hi = loads.iter().map(|p| page_up(p.p_vaddr + p.p_memsz)).max().unwrap_or(lo);
+        if lo != KERNEL_BASE {
+            return Err(bad("not linked at KERNEL_BASE"));
+        }
+        let phys = self.alloc(hi - lo)?;
+        for p in &loads {
+            let prot = (if p.is_write() { PROT_WRITE } else { 0 }) | (if p.is_executable() { PROT_EXEC } else { 0 });
+            let mut va = page_down(p.p_vaddr);
+            while va < p.p_vaddr + p.p_memsz {
+                self.map_page(va, phys + (va - lo), prot_flags(prot))?;
+                va += PAGE_SIZE;
+            }
+            let file = elf_bytes
+                .get(p.p_offset as usize..(p.p_offset + p.p_filesz) as usize)
+                .ok_or_else(|| bad("truncated"))?;
+            self.mem.slice_mut(abi::GuestPhys(phys + (p.p_vaddr - lo)), p.p_filesz)?.copy_from_slice(file);
+        }
+        let sym = |name: &str| {
+            elf.syms
+                .iter()
+                .find(|s| elf.strtab.get_at(s.st_name) == Some(name))
+                .map(|s| s.st_value)
+                .ok_or_else(|| SetupError::Kernel(format!("symbol {name} missing")))
+        };
+        Ok(KernelInfo { entry: elf.entry, syscall_entry: sym("uk_syscall_entry")?, lstar_entry: sym("uk_lstar_entry")?, phys })
+    }
+
+    /// The trampoline page at virtual address 0: a sled of one-byte NOPs for
+    /// every syscall number, then `jmp [rip+0]` to the kernel's entry, then
+    /// int3 (a number past the sled traps, and the kernel answers ENOSYS).
+    pub fn map_trampoline(&mut self, syscall_entry: u64) -> Result<UserRegion, SetupError> {
+        let frame = self.alloc(PAGE_SIZE)?;
+        let mut page = vec![0xccu8; PAGE_SIZE as usize];
+        let sled = TRAMPOLINE_SLED as usize;
+        page[..sled].fill(0x90);
+        page[sled..sled + 6].copy_from_slice(&[0xff, 0x25, 0, 0, 0, 0]);
+        page[sled + 6..sled + 14].copy_from_slice(&syscall_entry.to_le_bytes());
+        self.mem.slice_mut(abi::GuestPhys(frame), PAGE_SIZE)?.copy_from_slice(&page);
+        self.map_page(TRAMPOLINE, frame, prot_flags(PROT_READ | PROT_EXEC))?;
+        Ok(UserRegion { start: 0, end: PAGE_SIZE, prot: PROT_READ | PROT_EXEC, kind: REGION_TRAMPOLINE })
+    }
+
+    /// Maps fresh memory for [va, va+len) (page-rounded), or widens the
+    /// rights of pages another segment already mapped.
+    fn map_user(&mut self, va: u64, len: u64, prot: u32) -> Result<(), SetupError> {
+        let mut page = page_down(va);
+        while page < va + len {
+            match self.lookup(page)? {
+                Some(e) => {
+                    let mut n = e | prot_flags(prot) & !pte::NO_EXECUTE;
+                    if prot & PROT_EXEC != 0 {
+                        n &= !pte::NO_EXECUTE;
+                    }
+                    let s = self.slot(page)?;
+                    self.mem.write_u64(s, n)?;
+                }
+                None => {
+                    let f = self.alloc(PAGE_SIZE)?;
+                    self.map_page(page, f, prot_flags(prot))?;
+                }
+            }
+            page += PAGE_SIZE;
+        }
+        Ok(())
+    }
+
+    /// Loads the program's segments and rewrites its syscall sites.
+    pub fn load_program(&mut self, file: &[u8], image: &loader::Image, use_cache: bool) -> Result<Loaded, SetupError> {
+        let mut regions = Vec::new();
+        for s in &image.segments {
+            let prot = (if s.prot.read { PROT_READ } else { 0 })
+                | (if s.prot.write { PROT_WRITE } else { 0 })
+                | (if s.prot.exec { PROT_EXEC } else { 0 });
+            self.map_user(s.vaddr, s.memsz, prot)?;
+            self.write_virt(s.vaddr, &file[s.offset as usize..(s.offset + s.filesz) as usize])?;
+            let start = page_down(s.vaddr);
+            let start = regions.last().map_or(start, |r: &UserRegion| start.max(r.end));
+            let end = page_up(s.vaddr + s.memsz);
+            if end > start {
+                regions.push(UserRegion { start, end, prot, kind: REGION_IMAGE });
+            }
+        }
+        if regions.len() + 2 > MAX_REGIONS {
+            return Err(SetupError::TooManySegments(regions.len()));
+        }
+        let code: Vec<sites::Code<'_>> = image
+            .segments
+            .iter()
+            .filter(|s| s.prot.exec)
+            .map(|s| sites::Code { vaddr: s.vaddr, bytes: &file[s.offset as usize..(s.offset + s.filesz) as usize] })
+            .collect();
+        let (found, source) = sites::find(&code, use_cache);
+        for &site in &found {
+            debug_assert_eq!(self.read_virt(site, 2)?, loader::SYSCALL);
+            self.write_virt(site, &loader::CALL_RAX)?;
+        }
+        Ok(Loaded { entry: image.entry, sp: 0, brk_start: image.brk_start, regions, sites: found.len(), sites_source: source })
+    }
+
+    /// Maps the initial stack and writes argv, envp and auxv to it.
+    pub fn map_stack(&mut self, stack: &[u8]) -> Result<UserRegion, SetupError> {
+        let size = page_up(stack.len() as u64 + 1).max(USER_STACK_INITIAL);
+        let lo = USER_STACK_TOP - size;
+        self.map_user(lo, size, PROT_READ | PROT_WRITE)?;
+        self.write_virt(USER_STACK_TOP - stack.len() as u64, stack)?;
+        Ok(UserRegion { start: lo, end: USER_STACK_TOP, prot: PROT_READ | PROT_WRITE, kind: REGION_STACK })
+    }
+
+    /// GDT (null, kernel code/data, user data/code, TSS) and the TSS.
+    pub fn write_gdt(&mut self) -> Result<(), SetupError> {
+        let tss = phys_to_virt(TSS_PHYS);
+        let gdt: [u64; 7] = [
+            0,
+            0x00af_9b00_0000_ffff, // 0x08 kernel code, 64-bit
+            0x00cf_9300_0000_ffff, // 0x10 kernel data
+            0x00cf_f300_0000_ffff, // 0x18 user data
+            0x00af_fb00_0000_ffff, // 0x20 user code, 64-bit
+            0x67 | ((tss & 0xff_ffff) << 16) | (0x89 << 40) | (((tss >> 24) & 0xff) << 56),
+            tss >> 32,
+        ];
+        for (i, e) in gdt.iter().enumerate() {
+            self.mem.write_u64(GDT_PHYS + 8 * i as u64, *e)?;
+        }
+        // TSS: I/O map base past the limit (no bitmap; IOPL 3 allows port I/O).
+        self.mem.write(abi::GuestPhys(TSS_PHYS + 0x66), &0x68u16)?;
+        Ok(())
+    }
+}

@@ -1,0 +1,104 @@
+//! Finding the program's `syscall` instructions, with a cache.
+//!
+//! Decoding busybox's 1.5 MB of code takes ~8 ms, several times the whole
+//! start-up budget, so the sites found are kept in
+//! `$XDG_CACHE_HOME/uk-run/` (or `~/.cache/uk-run/`), keyed by a hash of the
+//! executable segments' bytes and addresses. A cache entry is only a hint:
+//! every cached site is checked to hold `0f 05` before it is rewritten, and a
+//! mismatch means a fresh decode.
+
+use std::io::Write;
+use std::path::PathBuf;
+use xxhash_rust::xxh3::Xxh3;
+
+/// Bumped when the decoder's answer could change.
+const FORMAT: u64 = 1;
+
+/// One executable segment: its address and its bytes.
+pub struct Code<'a> {
+    pub vaddr: u64,
+    pub bytes: &'a [u8],
+}
+
+fn cache_dir() -> Option<PathBuf> {
+    if let Some(d) = std::env::var_os("XDG_CACHE_HOME").filter(|d| !d.is_empty()) {
+        return Some(PathBuf::from(d).join("uk-run"));
+    }
+    std::env::var_os("HOME").filter(|d| !d.is_empty()).map(|h| PathBuf::from(h).join(".cache").join("uk-run"))
+}
+
+fn key(code: &[Code<'_>]) -> String {
+    let mut h = Xxh3::new();
+    h.update(&FORMAT.to_le_bytes());
+    for c in code {
+        h.update(&c.vaddr.to_le_bytes());
+        h.update(&(c.bytes.len() as u64).to_le_bytes());
+        h.update(c.bytes);
+    }
+    format!("sites-{:032x}", h.digest128())
+}
+
+fn holds_syscall(code: &[Code<'_>], site: u64) -> bool {
+    code.iter().any(|c| {
+        site >= c.vaddr
+            && site + 2 <= c.vaddr + c.bytes.len() as u64
+            && c.bytes[(site - c.vaddr) as usize..][..2] == loader::SYSCALL
+    })
+}
+
+/// Where the sites came from, for the statistics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    Cache,
+    Decoded,
+}
+
+/// The addresses of every `syscall` instruction in `code`.
+pub fn find(code: &[Code<'_>], use_cache: bool) -> (Vec<u64>, Source) {
+    let dir = if use_cache { cache_dir() } else { None };
+    let name = key(code);
+    if let Some(d) = &dir {
+        if let Ok(bytes) = std::fs::read(d.join(&name)) {
+            let sites: Vec<u64> =
+                bytes.chunks_exact(8).map(|c| u64::from_le_bytes(c.try_into().expect("8 bytes"))).collect();
+            if bytes.len() % 8 == 0 && sites.iter().all(|&s| holds_syscall(code, s)) {
+                return (sites, Source::Cache);
+            }
+        }
+    }
+    let sites: Vec<u64> = code.iter().flat_map(|c| loader::find_syscall_sites(c.bytes, c.vaddr)).collect();
+    if let Some(d) = dir {
+        // Best effort: a cache that cannot be written only costs time.
+        let _ = store(&d, &name, &sites);
+    }
+    (sites, Source::Decoded)
+}
+
+fn store(dir: &std::path::Path, name: &str, sites: &[u64]) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let tmp = dir.join(format!(".{name}.{}", std::process::id()));
+    let mut f = std::fs::File::create(&tmp)?;
+    let bytes: Vec<u8> = sites.iter().flat_map(|s| s.to_le_bytes()).collect();
+    f.write_all(&bytes)?;
+    drop(f);
+    std::fs::rename(&tmp, dir.join(name))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stale_cache_entries_are_not_trusted() {
+        let dir = std::env::temp_dir().join(format!("uk-run-sites-test-{}", std::process::id()));
+        std::env::set_var("XDG_CACHE_HOME", &dir);
+        let bytes = [0x90, 0x0f, 0x05, 0xc3];
+        let code = [Code { vaddr: 0x1000, bytes: &bytes }];
+        assert_eq!(find(&code, true), (vec![0x1001], Source::Decoded));
+        assert_eq!(find(&code, true), (vec![0x1001], Source::Cache));
+        // A corrupt entry (a site that holds no syscall) is decoded again.
+        std::fs::write(dir.join("uk-run").join(key(&code)), 0x1000u64.to_le_bytes()).unwrap();
+        assert_eq!(find(&code, true), (vec![0x1001], Source::Decoded));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

@@ -1,0 +1,305 @@
+//! The KVM virtual machine: creation, the vCPU's initial 64-bit CPL3
+//! state, and the run loop, which serves hypercalls until the guest ends.
+
+use crate::guest_mem::{BadAccess, GuestMemory};
+use crate::host;
+use abi::hc::{self, Port};
+use abi::layout::*;
+use abi::GuestPhys;
+use kvm_bindings::{kvm_msr_entry, kvm_regs, kvm_segment, kvm_userspace_memory_region, kvm_xcrs, Msrs, KVM_MAX_CPUID_ENTRIES};
+use kvm_ioctls::{Kvm, VcpuExit, VcpuFd, VmFd};
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum VmError {
+    #[error("cannot open /dev/kvm ({0}): uk-run needs KVM; check that the module is loaded and you may use /dev/kvm")]
+    NoKvm(kvm_ioctls::Error),
+    #[error("KVM refused {0}: {1}")]
+    Kvm(&'static str, kvm_ioctls::Error),
+    #[error("the guest made a bad hypercall: {0}")]
+    BadHypercall(String),
+    #[error("the guest stopped unexpectedly: {0}")]
+    Crashed(String),
+    #[error("guest kernel panic: {0}")]
+    KernelPanic(String),
+}
+
+impl From<BadAccess> for VmError {
+    fn from(e: BadAccess) -> Self {
+        VmError::BadHypercall(e.to_string())
+    }
+}
+
+/// How the guest ended.
+pub enum Outcome {
+    Exited(i32),
+    Killed(hc::Killed),
+}
+
+/// Exits to the monitor, by cause, for --stats and the benchmark.
+#[derive(Default, Debug)]
+pub struct ExitCounts {
+    pub by_port: [u64; Port::ALL.len()],
+    pub other: u64,
+}
+
+impl ExitCounts {
+    pub fn total(&self) -> u64 {
+        self.by_port.iter().sum::<u64>() + self.other
+    }
+
+    pub fn describe(&self) -> String {
+        let mut parts = Vec::new();
+        for p in Port::ALL {
+            let n = self.by_port[(p as u16 - Port::ConsoleWrite as u16) as usize];
+            if n > 0 {
+                parts.push(format!("{p:?}={n}"));
+            }
+        }
+        if self.other > 0 {
+            parts.push(format!("other={}", self.other));
+        }
+        format!("exits={} ({})", self.total(), parts.join(" "))
+    }
+}
+
+pub struct Vm {
+    _vm: VmFd,
+    pub vcpu: VcpuFd,
+    pub tsc_khz: u64,
+}
+
+const CR0_PE: u64 = 1;
+const CR0_MP: u64 = 1 << 1;
+const CR0_ET: u64 = 1 << 4;
+const CR0_NE: u64 = 1 << 5;
+const CR0_WP: u64 = 1 << 16;
+const CR0_PG: u64 = 1 << 31;
+const CR4_PAE: u64 = 1 << 5;
+const CR4_PGE: u64 = 1 << 7;
+const CR4_OSFXSR: u64 = 1 << 9;
+const CR4_OSXMMEXCPT: u64 = 1 << 10;
+const CR4_FSGSBASE: u64 = 1 << 16;
+const CR4_OSXSAVE: u64 = 1 << 18;
+const EFER_SCE: u64 = 1;
+const EFER_LME: u64 = 1 << 8;
+const EFER_LMA: u64 = 1 << 10;
+const EFER_NXE: u64 = 1 << 11;
+const MSR_STAR: u32 = 0xc000_0081;
+const MSR_LSTAR: u32 = 0xc000_0082;
+const MSR_FMASK: u32 = 0xc000_0084;
+const MSR_TSC: u32 = 0x10;
+
+fn seg(selector: u16, code: bool) -> kvm_segment {
+    kvm_segment {
+        base: 0,
+        limit: 0xffff_ffff,
+        selector,
+        type_: if code { 11 } else { 3 },
+        present: 1,
+        dpl: 3,
+        db: if code { 0 } else { 1 },
+        s: 1,
+        l: if code { 1 } else { 0 },
+        g: 1,
+        avl: 0,
+        unusable: 0,
+        padding: 0,
+    }
+}
+
+impl Vm {
+    /// Creates the VM and its vCPU over `mem`, entering the kernel at `entry`
+    /// (CPL3, 64-bit) with rdi = the boot information's virtual address.
+    pub fn new(mem: &GuestMemory, pml4: u64, entry: u64, lstar: u64) -> Result<Vm, VmError> {
+        let kvm = Kvm::new().map_err(VmError::NoKvm)?;
+        let vm = kvm.create_vm().map_err(|e| VmError::Kvm("KVM_CREATE_VM", e))?;
+        let region = kvm_userspace_memory_region {
+            slot: 0,
+            flags: 0,
+            guest_phys_addr: 0,
+            memory_size: mem.size(),
+            userspace_addr: mem.host_addr(),
+        };
+        // SAFETY: the region is guest memory owned by `mem`, which outlives
+        // the VM (run() borrows it); no other slot overlaps.
+        unsafe { vm.set_user_memory_region(region) }.map_err(|e| VmError::Kvm("KVM_SET_USER_MEMORY_REGION", e))?;
+        let vcpu = vm.create_vcpu(0).map_err(|e| VmError::Kvm("KVM_CREATE_VCPU", e))?;
+        let cpuid = kvm.get_supported_cpuid(KVM_MAX_CPUID_ENTRIES).map_err(|e| VmError::Kvm("KVM_GET_SUPPORTED_CPUID", e))?;
+        vcpu.set_cpuid2(&cpuid).map_err(|e| VmError::Kvm("KVM_SET_CPUID2", e))?;
+        let leaf = |f: u32| cpuid.as_slice().iter().find(|e| e.function == f && e.index == 0).copied();
+        let xsave = leaf(1).is_some_and(|e| e.ecx & (1 << 26) != 0);
+
+        let mut s = vcpu.get_sregs().map_err(|e| VmError::Kvm("KVM_GET_SREGS", e))?;
+        s.cr0 = CR0_PE | CR0_MP | CR0_ET | CR0_NE | CR0_WP | CR0_PG;
+        s.cr4 = CR4_PAE | CR4_OSFXSR | CR4_OSXMMEXCPT | CR4_FSGSBASE | if xsave { CR4_OSXSAVE } else { 0 };
+        s.cr3 = pml4;
+        s.efer = EFER_SCE | EFER_LME | EFER_LMA | EFER_NXE;
+        s.cs = seg(SEL_USER_CODE, true);
+        let data = seg(SEL_USER_DATA, false);
+        (s.ds, s.es, s.fs, s.gs, s.ss) = (data, data, data, data, data);
+        s.tr = kvm_segment { base: phys_to_virt(TSS_PHYS), limit: 0x67, selector: SEL_TSS, type_: 11, present: 1, ..Default::default() };
+        s.gdt.base = phys_to_virt(GDT_PHYS);
+        s.gdt.limit = 7 * 8 - 1;
+        s.idt.base = phys_to_virt(IDT_PHYS);
+        s.idt.limit = 32 * 16 - 1;
+        vcpu.set_sregs(&s).map_err(|e| VmError::Kvm("KVM_SET_SREGS", e))?;
+
+        if xsave {
+            // x87, SSE, AVX, and AVX-512 state if the host offers it.
+            let supported = leaf(0xd).map_or(3, |e| e.eax as u64) & 0xe7;
+            let mut x = kvm_xcrs { nr_xcrs: 1, ..Default::default() };
+            x.xcrs[0].xcr = 0;
+            x.xcrs[0].value = supported | 3;
+            vcpu.set_xcrs(&x).map_err(|e| VmError::Kvm("KVM_SET_XCRS", e))?;
+        }
+
+        let msr = |index, data| kvm_msr_entry { index, data, ..Default::default() };
+        let msrs = Msrs::from_entries(&[
+            msr(MSR_STAR, ((SEL_KERNEL_DATA as u64) << 48) | ((SEL_KERNEL_CODE as u64) << 32)),
+            msr(MSR_LSTAR, lstar),
+            // TF, DF, IF, IOPL, AC, NT cleared on entry to the CPL0 stub.
+            msr(MSR_FMASK, 0x47700),
+        ])
+        .expect("three MSRs fit");
+        vcpu.set_msrs(&msrs).map_err(|e| VmError::Kvm("KVM_SET_MSRS", e))?;
+
+        let regs = kvm_regs { rip: entry, rdi: phys_to_virt(BOOT_INFO_PHYS), rflags: 0x2 | (3 << 12), ..Default::default() };
+        vcpu.set_regs(&regs).map_err(|e| VmError::Kvm("KVM_SET_REGS", e))?;
+        let tsc_khz = vcpu.get_tsc_khz().map_err(|e| VmError::Kvm("KVM_GET_TSC_KHZ", e))? as u64;
+        Ok(Vm { _vm: vm, vcpu, tsc_khz })
+    }
+
+    /// The guest's TSC now (it runs at tsc_khz).
+    pub fn guest_tsc(&self) -> Result<u64, VmError> {
+        let mut m = Msrs::from_entries(&[kvm_msr_entry { index: MSR_TSC, ..Default::default() }]).expect("one MSR");
+        self.vcpu.get_msrs(&mut m).map_err(|e| VmError::Kvm("KVM_GET_MSRS", e))?;
+        Ok(m.as_slice()[0].data)
+    }
+
+    /// Runs the guest until it ends, serving its hypercalls.
+    pub fn run(&mut self, mem: &mut GuestMemory, exits: &mut ExitCounts) -> Result<Outcome, VmError> {
+        loop {
+            let exit = match self.vcpu.run() {
+                Ok(e) => e,
+                Err(e) if e.errno() == libc::EINTR => {
+                    let r = self.vcpu.get_regs().ok();
+                    if let Some(r) = r {
+                        if let Ok(b) = mem.slice(GuestPhys(r.rdi), 200) {
+                            eprintln!("debug: bytes at rdi: {:?}", String::from_utf8_lossy(b));
+                        }
+                    }
+                    let s = self.vcpu.get_sregs().ok();
+                    return Err(VmError::Crashed(format!(
+                        "interrupted: {:x?} cr2 {:#x}",
+                        r,
+                        s.map_or(0, |s| s.cr2)
+                    )));
+                }
+                Err(e) => return Err(VmError::Kvm("KVM_RUN", e)),
+            };
+            match exit {
+                VcpuExit::MmioWrite(addr, data) if Port::from_doorbell(addr).is_some() => {
+                    let p = Port::from_doorbell(addr).expect("checked");
+                    let gpa = match data.len() {
+                        4 => u32::from_le_bytes(data.try_into().expect("4 bytes")) as u64,
+                        n => return Err(VmError::BadHypercall(format!("{p:?} doorbell written with {n} bytes, not 4"))),
+                    };
+                    exits.by_port[(p as u16 - Port::ConsoleWrite as u16) as usize] += 1;
+                    if let Some(outcome) = self.hypercall(p, GuestPhys(gpa), mem)? {
+                        return Ok(outcome);
+                    }
+                }
+                VcpuExit::Hlt => return Err(VmError::Crashed("halted".into())),
+                VcpuExit::Shutdown => {
+                    let r = self.vcpu.get_regs().ok();
+                    return Err(VmError::Crashed(format!("triple fault (rip {:#x})", r.map_or(0, |r| r.rip))));
+                }
+                VcpuExit::MmioRead(a, _) | VcpuExit::MmioWrite(a, _) => {
+                    return Err(VmError::Crashed(format!("access to unbacked guest-physical address {a:#x}")))
+                }
+                other => {
+                    exits.other += 1;
+                    let what = format!("{other:?}");
+                    let r = self.vcpu.get_regs().ok();
+                    return Err(VmError::Crashed(format!("{what} at rip {:#x}", r.map_or(0, |r| r.rip))));
+                }
+            }
+        }
+    }
+
+    fn hypercall(&mut self, p: Port, gpa: GuestPhys, mem: &mut GuestMemory) -> Result<Option<Outcome>, VmError> {
+        match p {
+            Port::ConsoleWrite => {
+                let mut a: hc::ConsoleWrite = mem.read(gpa)?;
+                a.error = console_write(mem, a.buf, a.len)?;
+                mem.write(gpa, &a)?;
+            }
+            Port::Exit => {
+                let a: hc::Exit = mem.read(gpa)?;
+                return Ok(Some(Outcome::Exited(a.status)));
+            }
+            Port::Killed => return Ok(Some(Outcome::Killed(mem.read(gpa)?))),
+            Port::Sleep => {
+                let a: hc::Sleep = mem.read(gpa)?;
+                host::sleep_ns(a.ns);
+            }
+            Port::Read => {
+                let mut a: hc::Read = mem.read(gpa)?;
+                if a.fd != 0 {
+                    return Err(VmError::BadHypercall(format!("read from host descriptor {}", a.fd)));
+                }
+                let len = a.len.min(1 << 24);
+                a.ret = host::read(0, mem.slice_mut(a.buf, len)?);
+                mem.write(gpa, &a)?;
+            }
+            Port::Panic => {
+                let a: hc::Panic = mem.read(gpa)?;
+                let msg = mem.slice(a.msg, a.len.min(4096))?;
+                return Err(VmError::KernelPanic(String::from_utf8_lossy(msg).into_owned()));
+            }
+            Port::Clock => {
+                let a = hc::Clock {
+                    realtime_ns: host::clock_ns(libc::CLOCK_REALTIME),
+                    monotonic_ns: host::clock_ns(libc::CLOCK_MONOTONIC),
+                };
+                mem.write(gpa, &a)?;
+            }
+            Port::FlushTlb => {
+                // Changing CR4.PGE flushes all translations (and makes KVM
+                // reset the guest's MMU context); the guest uses no global pages.
+                let mut s = self.vcpu.get_sregs().map_err(|e| VmError::Kvm("KVM_GET_SREGS", e))?;
+                s.cr4 ^= CR4_PGE;
+                self.vcpu.set_sregs(&s).map_err(|e| VmError::Kvm("KVM_SET_SREGS", e))?;
+            }
+            Port::FaultAddr => {
+                let s = self.vcpu.get_sregs().map_err(|e| VmError::Kvm("KVM_GET_SREGS", e))?;
+                mem.write(gpa, &hc::FaultAddr { cr2: s.cr2 })?;
+            }
+        }
+        Ok(None)
+    }
+}
+
+/// Writes the console records of buf[..len] to the host; 0 or the first errno.
+fn console_write(mem: &GuestMemory, buf: GuestPhys, len: u64) -> Result<i32, VmError> {
+    let bytes = mem.slice(buf, len)?;
+    let mut at = 0usize;
+    let mut error = 0;
+    while at < bytes.len() {
+        let rec: hc::ConsoleRecord = abi::pod::read_from(&bytes[at..])
+            .ok_or_else(|| VmError::BadHypercall("console record header past the buffer".into()))?;
+        at += std::mem::size_of::<hc::ConsoleRecord>();
+        let data = bytes
+            .get(at..at + rec.len as usize)
+            .ok_or_else(|| VmError::BadHypercall("console record past the buffer".into()))?;
+        if rec.fd > 2 {
+            return Err(VmError::BadHypercall(format!("console record for descriptor {}", rec.fd)));
+        }
+        if error == 0 {
+            error = host::write_all(rec.fd as i32, data);
+        }
+        at += rec.len as usize;
+    }
+    Ok(error)
+}

@@ -1,0 +1,34 @@
+//! The Linux syscall layer of uk-run's guest kernel.
+//!
+//! Everything here is plain logic over a [`Platform`], which the kernel
+//! implements with page tables, the console buffer and hypercalls, and the
+//! tests implement with a fake user memory. [`table`] is the one place that
+//! maps syscall numbers (the `syscalls` crate's `Sysno`) to handlers, and it
+//! doubles as the compatibility list.
+#![cfg_attr(not(test), no_std)]
+extern crate alloc;
+
+pub mod fd;
+pub mod mm;
+pub mod platform;
+pub mod process;
+pub mod signal;
+pub mod table;
+pub mod time;
+pub mod user;
+
+mod sys_io;
+mod sys_mem;
+mod sys_proc;
+mod sys_signal;
+mod sys_time;
+
+#[cfg(test)]
+mod fake;
+
+pub use abi::linux::Errno;
+pub use platform::{FaultInfo, Platform};
+pub use process::Process;
+
+/// What a syscall handler returns: a value, or an errno.
+pub type SysResult = Result<u64, Errno>;

@@ -1,0 +1,142 @@
+//! The program's address space: which ranges are mapped, with what
+//! protection. Page tables are the platform's business; this module decides
+//! where things go and keeps the bookkeeping consistent.
+
+use abi::boot::UserRegion;
+use abi::layout::{page_up, PAGE_SIZE, USER_END, USER_MMAP_TOP};
+use alloc::collections::BTreeMap;
+use alloc::vec::Vec;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Trampoline,
+    Image,
+    Stack,
+    Heap,
+    Anon,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Vma {
+    pub end: u64,
+    pub prot: u32,
+    pub kind: Kind,
+}
+
+#[derive(Debug)]
+pub struct Mm {
+    /// start -> area; areas never overlap.
+    pub vmas: BTreeMap<u64, Vma>,
+    pub brk_start: u64,
+    pub brk: u64,
+}
+
+impl Mm {
+    pub fn new(regions: &[UserRegion], brk_start: u64) -> Mm {
+        let mut vmas = BTreeMap::new();
+        for r in regions {
+            let kind = match r.kind {
+                abi::boot::REGION_STACK => Kind::Stack,
+                abi::boot::REGION_TRAMPOLINE => Kind::Trampoline,
+                _ => Kind::Image,
+            };
+            vmas.insert(r.start, Vma { end: r.end, prot: r.prot, kind });
+        }
+        Mm { vmas, brk_start, brk: brk_start }
+    }
+
+    /// The areas overlapping [start, end).
+    pub fn overlapping(&self, start: u64, end: u64) -> impl Iterator<Item = (u64, Vma)> + '_ {
+        let first = self.vmas.range(..start).next_back().filter(|(_, v)| v.end > start).map(|(s, v)| (*s, *v));
+        first.into_iter().chain(self.vmas.range(start..end).map(|(s, v)| (*s, *v)))
+    }
+
+    pub fn is_free(&self, start: u64, end: u64) -> bool {
+        self.overlapping(start, end).next().is_none()
+    }
+
+    /// Whether [start, end) is covered by areas with no hole.
+    pub fn is_covered(&self, start: u64, end: u64) -> bool {
+        let mut at = start;
+        for (s, v) in self.overlapping(start, end) {
+            if s > at {
+                return false;
+            }
+            at = at.max(v.end);
+        }
+        at >= end
+    }
+
+    /// Removes [start, end) from the bookkeeping, splitting areas at the
+    /// edges; returns the removed pieces.
+    pub fn carve(&mut self, start: u64, end: u64) -> Vec<(u64, Vma)> {
+        let hits: Vec<(u64, Vma)> = self.overlapping(start, end).collect();
+        let mut removed = Vec::new();
+        for (s, v) in hits {
+            self.vmas.remove(&s);
+            if s < start {
+                self.vmas.insert(s, Vma { end: start, ..v });
+            }
+            if v.end > end {
+                self.vmas.insert(end, v);
+            }
+            removed.push((s.max(start), Vma { end: v.end.min(end), ..v }));
+        }
+        removed
+    }
+
+    pub fn insert(&mut self, start: u64, vma: Vma) {
+        debug_assert!(self.is_free(start, vma.end));
+        self.vmas.insert(start, vma);
+    }
+
+    /// The highest free gap of `len` bytes below the mmap top.
+    pub fn find_free(&self, len: u64) -> Option<u64> {
+        let mut top = USER_MMAP_TOP;
+        for (s, v) in self.vmas.range(..USER_MMAP_TOP).rev() {
+            if v.end <= top && top - v.end >= len {
+                return Some(top - len);
+            }
+            top = top.min(*s);
+        }
+        // Below every area, above the first 64 KiB (like vm.mmap_min_addr).
+        (top >= len + 0x10000).then(|| top - len)
+    }
+
+    /// Whether a user range is well formed.
+    pub fn valid_range(start: u64, len: u64) -> bool {
+        start % PAGE_SIZE == 0 && len > 0 && page_up(len) >= len && start.checked_add(page_up(len)).is_some_and(|e| e <= USER_END)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn anon(end: u64) -> Vma {
+        Vma { end, prot: 3, kind: Kind::Anon }
+    }
+
+    #[test]
+    fn carve_splits_edges() {
+        let mut mm = Mm::new(&[], 0x10000);
+        mm.insert(0x1000, anon(0x5000));
+        let removed = mm.carve(0x2000, 0x3000);
+        assert_eq!(removed, [(0x2000, anon(0x3000))]);
+        assert_eq!(mm.vmas.get(&0x1000), Some(&anon(0x2000)));
+        assert_eq!(mm.vmas.get(&0x3000), Some(&anon(0x5000)));
+        assert!(mm.is_free(0x2000, 0x3000));
+        assert!(!mm.is_covered(0x1000, 0x5000));
+        assert!(mm.is_covered(0x3000, 0x5000));
+    }
+
+    #[test]
+    fn find_free_goes_down_from_the_top() {
+        let mut mm = Mm::new(&[], 0x10000);
+        let a = mm.find_free(0x3000).unwrap();
+        assert_eq!(a + 0x3000, USER_MMAP_TOP);
+        mm.insert(a, anon(a + 0x3000));
+        let b = mm.find_free(0x1000).unwrap();
+        assert_eq!(b + 0x1000, a);
+    }
+}

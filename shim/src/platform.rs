@@ -1,0 +1,57 @@
+//! What the syscall layer needs from the machine under it.
+
+use abi::linux::Errno;
+
+/// Details of a CPU fault that becomes a signal.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FaultInfo {
+    pub vector: u32,
+    pub addr: u64,
+    pub rip: u64,
+    pub error_code: u64,
+}
+
+/// The services of the kernel under the syscall layer.
+///
+/// User addresses are the program's virtual addresses; the platform checks
+/// them (mapped, permitted) and answers EFAULT otherwise.
+pub trait Platform {
+    fn read_user(&self, addr: u64, buf: &mut [u8]) -> Result<(), Errno>;
+    fn write_user(&mut self, addr: u64, data: &[u8]) -> Result<(), Errno>;
+
+    /// Appends to the console buffer for host descriptor `host_fd`, in order.
+    /// Flushes as the buffer's policy says (full, newline on a terminal).
+    fn console_write(&mut self, host_fd: u32, data: &[u8]) -> Result<(), Errno>;
+    /// Sends everything buffered to the host now.
+    fn console_flush(&mut self);
+    /// A blocking read of a host descriptor (the console is flushed first).
+    fn host_read(&mut self, host_fd: u32, buf: &mut [u8]) -> Result<usize, Errno>;
+
+    /// Nanoseconds on the host's CLOCK_REALTIME or CLOCK_MONOTONIC.
+    fn clock_ns(&mut self, realtime: bool) -> u64;
+    /// Blocks for `ns` nanoseconds (the console is flushed first).
+    fn sleep_ns(&mut self, ns: u64);
+    /// Fills `buf` from the guest's seeded random generator.
+    fn random(&mut self, buf: &mut [u8]);
+
+    /// Ends the program with an exit status. Flushes the console.
+    fn exit(&mut self, status: i32) -> !;
+    /// Ends the program by a signal, as its default action. Flushes the console.
+    fn kill(&mut self, signal: u32, fault: Option<FaultInfo>) -> !;
+    /// One diagnostic line on the host's stderr, in order with the program's output.
+    fn warn(&mut self, msg: core::fmt::Arguments<'_>);
+
+    fn set_fs_base(&mut self, base: u64);
+    fn fs_base(&self) -> u64;
+
+    /// Maps fresh zeroed anonymous memory (no frames for PROT_NONE).
+    fn map(&mut self, addr: u64, len: u64, prot: u32) -> Result<(), Errno>;
+    /// Unmaps and frees the frames of a range (holes are fine).
+    fn unmap(&mut self, addr: u64, len: u64);
+    /// Changes the protection of a range; pages without frames get fresh ones.
+    fn protect(&mut self, addr: u64, len: u64, prot: u32) -> Result<(), Errno>;
+    /// Moves the pages of [old, old+len) to [new, new+len), which is unmapped.
+    fn remap(&mut self, old: u64, new: u64, len: u64);
+    /// Replaces the mapped pages of a range with zeroed ones (MADV_DONTNEED).
+    fn discard(&mut self, addr: u64, len: u64);
+}

@@ -1,0 +1,105 @@
+//! The state of the one process a uk-run VM runs.
+
+use crate::fd::{Entry, FdTable, Object, O_ACCMODE};
+use crate::mm::Mm;
+use crate::signal::Signals;
+use abi::boot::BootInfo;
+use abi::linux::{Rlimit, Utsname};
+use alloc::vec::Vec;
+
+pub const RLIM_INFINITY: u64 = u64::MAX;
+pub const RLIMIT_NLIMITS: usize = 16;
+pub const RLIMIT_STACK: usize = 3;
+pub const RLIMIT_CORE: usize = 4;
+pub const RLIMIT_NOFILE: usize = 7;
+pub const RLIMIT_MEMLOCK: usize = 8;
+pub const RLIMIT_MSGQUEUE: usize = 12;
+
+pub struct Process {
+    pub pid: u32,
+    pub ppid: u32,
+    pub uid: u32,
+    pub euid: u32,
+    pub gid: u32,
+    pub egid: u32,
+    pub uts: Utsname,
+    pub exe: Vec<u8>,
+    pub fds: FdTable,
+    pub mm: Mm,
+    pub signals: Signals,
+    pub rlimits: [Rlimit; RLIMIT_NLIMITS],
+    pub clear_child_tid: u64,
+    pub robust_list: (u64, u64),
+    /// CLOCK_MONOTONIC at start, and nanoseconds spent blocked since.
+    pub start_mono_ns: u64,
+    pub blocked_ns: u64,
+    pub umask: u32,
+    verbose: bool,
+    warned: [u64; 8],
+}
+
+impl Process {
+    /// The process as the monitor described it at boot.
+    pub fn from_boot(b: &BootInfo, start_mono_ns: u64) -> Process {
+        let inf = Rlimit { rlim_cur: RLIM_INFINITY, rlim_max: RLIM_INFINITY };
+        let mut rlimits = [inf; RLIMIT_NLIMITS];
+        rlimits[RLIMIT_STACK] = Rlimit { rlim_cur: b.rlimit_stack[0], rlim_max: b.rlimit_stack[1] };
+        rlimits[RLIMIT_NOFILE] = Rlimit { rlim_cur: b.rlimit_nofile[0], rlim_max: b.rlimit_nofile[1] };
+        rlimits[RLIMIT_CORE] = Rlimit { rlim_cur: 0, rlim_max: RLIM_INFINITY };
+        rlimits[RLIMIT_MEMLOCK] = Rlimit { rlim_cur: 8 << 20, rlim_max: 8 << 20 };
+        rlimits[RLIMIT_MSGQUEUE] = Rlimit { rlim_cur: 819200, rlim_max: 819200 };
+        for (n, cur) in [(13usize, 0u64), (14, 0)] {
+            rlimits[n] = Rlimit { rlim_cur: cur, rlim_max: cur };
+        }
+
+        let mut fds = FdTable::new(b.rlimit_nofile[0].min(1 << 20));
+        for (fd, info) in b.stdio.iter().enumerate() {
+            if info.open != 0 {
+                let e = Entry {
+                    object: Object::HostStdio { host_fd: fd as u32, info: *info },
+                    cloexec: false,
+                    status: info.status_flags,
+                };
+                let _ = fds.install_at(fd as u64, e);
+            }
+        }
+        let regions = &b.regions[..(b.nregions as usize).min(b.regions.len())];
+        Process {
+            pid: b.pid,
+            ppid: b.ppid,
+            uid: b.uid,
+            euid: b.euid,
+            gid: b.gid,
+            egid: b.egid,
+            uts: b.uts,
+            exe: b.exe[..(b.exe_len as usize).min(b.exe.len())].to_vec(),
+            fds,
+            mm: Mm::new(regions, b.brk_start),
+            signals: Signals::default(),
+            rlimits,
+            clear_child_tid: 0,
+            robust_list: (0, 0),
+            start_mono_ns,
+            blocked_ns: 0,
+            umask: 0o022,
+            verbose: b.flags & abi::boot::FLAG_VERBOSE != 0,
+            warned: [0; 8],
+        }
+    }
+
+    pub fn verbose(&self) -> bool {
+        self.verbose
+    }
+
+    /// True the first time it is asked about syscall `nr`: warnings are once per syscall.
+    pub fn first_warning(&mut self, nr: u64) -> bool {
+        let (w, b) = ((nr as usize / 64) % 8, nr % 64);
+        let first = self.warned[w] & (1 << b) == 0;
+        self.warned[w] |= 1 << b;
+        first
+    }
+
+    pub fn access_mode(status: u32) -> u32 {
+        status & O_ACCMODE
+    }
+}

@@ -1,0 +1,226 @@
+//! read, write, their vector forms, descriptors, ioctl and fstat.
+
+use crate::fd::{Entry, Object, FD_CLOEXEC, O_ACCMODE, O_APPEND, O_NONBLOCK, O_RDONLY, O_WRONLY};
+use crate::user::{read_cstr, UserPtr};
+use crate::{Platform, Process, SysResult};
+use abi::linux::Errno;
+
+pub const AT_FDCWD: u64 = -100i64 as u64;
+const AT_EMPTY_PATH: u64 = 0x1000;
+const IOV_MAX: u64 = 1024;
+/// Linux caps one read or write at this many bytes.
+const MAX_RW: u64 = 0x7fff_f000;
+
+fn readable(e: &Entry) -> Result<(), Errno> {
+    if e.status & O_ACCMODE == O_WRONLY {
+        return Err(Errno::EBADF);
+    }
+    Ok(())
+}
+
+fn writable(e: &Entry) -> Result<(), Errno> {
+    if e.status & O_ACCMODE == O_RDONLY {
+        return Err(Errno::EBADF);
+    }
+    Ok(())
+}
+
+pub fn write<P: Platform>(proc: &mut Process, p: &mut P, fd: u64, buf: u64, len: u64) -> SysResult {
+    let e = *proc.fds.get(fd)?;
+    writable(&e)?;
+    let len = len.min(MAX_RW);
+    match e.object {
+        Object::HostStdio { host_fd, .. } => {
+            let mut chunk = [0u8; 4096];
+            let mut done = 0u64;
+            while done < len {
+                let n = (len - done).min(chunk.len() as u64) as usize;
+                if let Err(err) = p.read_user(buf + done, &mut chunk[..n]) {
+                    return if done > 0 { Ok(done) } else { Err(err) };
+                }
+                p.console_write(host_fd, &chunk[..n])?;
+                done += n as u64;
+            }
+            Ok(done)
+        }
+    }
+}
+
+pub fn read<P: Platform>(proc: &mut Process, p: &mut P, fd: u64, buf: u64, len: u64) -> SysResult {
+    let e = *proc.fds.get(fd)?;
+    readable(&e)?;
+    let len = len.min(MAX_RW);
+    if len == 0 {
+        return Ok(0);
+    }
+    match e.object {
+        Object::HostStdio { host_fd, .. } => {
+            // Check the whole buffer first: the bytes read must not be lost.
+            let mut probe = [0u8; 1];
+            p.read_user(buf, &mut probe)?;
+            p.read_user(buf + len - 1, &mut probe)?;
+            let mut chunk = alloc::vec![0u8; len.min(1 << 20) as usize];
+            let t0 = p.clock_ns(false);
+            let n = p.host_read(host_fd, &mut chunk)?;
+            proc.blocked_ns += p.clock_ns(false).saturating_sub(t0);
+            p.write_user(buf, &chunk[..n])?;
+            Ok(n as u64)
+        }
+    }
+}
+
+/// Reads an iovec array: (base, len) pairs.
+fn iovecs<P: Platform>(p: &P, iov: u64, cnt: u64) -> Result<alloc::vec::Vec<(u64, u64)>, Errno> {
+    if cnt > IOV_MAX {
+        return Err(Errno::EINVAL);
+    }
+    let mut v = alloc::vec::Vec::with_capacity(cnt as usize);
+    let mut total = 0u64;
+    for i in 0..cnt {
+        let pair: [u64; 2] = UserPtr(iov + 16 * i).read(p)?;
+        if pair[1] as i64 > isize::MAX as i64 || total.checked_add(pair[1]).is_none_or(|t| t as i64 > isize::MAX as i64) {
+            return Err(Errno::EINVAL);
+        }
+        total += pair[1];
+        v.push((pair[0], pair[1]));
+    }
+    Ok(v)
+}
+
+pub fn writev<P: Platform>(proc: &mut Process, p: &mut P, fd: u64, iov: u64, cnt: u64) -> SysResult {
+    writable(proc.fds.get(fd)?)?;
+    let mut total = 0;
+    for (base, len) in iovecs(p, iov, cnt)? {
+        match write(proc, p, fd, base, len) {
+            Ok(n) => total += n,
+            Err(e) if total == 0 => return Err(e),
+            Err(_) => break,
+        }
+    }
+    Ok(total)
+}
+
+pub fn readv<P: Platform>(proc: &mut Process, p: &mut P, fd: u64, iov: u64, cnt: u64) -> SysResult {
+    readable(proc.fds.get(fd)?)?;
+    for (base, len) in iovecs(p, iov, cnt)? {
+        // A stream read returns what one read gives: the first non-empty buffer.
+        if len > 0 {
+            return read(proc, p, fd, base, len);
+        }
+    }
+    Ok(0)
+}
+
+/// pread64, pwrite64, lseek on a stream: ESPIPE.
+pub fn seek_like(proc: &mut Process, fd: u64) -> SysResult {
+    match proc.fds.get(fd)?.object {
+        Object::HostStdio { .. } => Err(Errno::ESPIPE),
+    }
+}
+
+pub fn close(proc: &mut Process, fd: u64) -> SysResult {
+    proc.fds.close(fd).map(|_| 0)
+}
+
+pub fn dup(proc: &mut Process, fd: u64) -> SysResult {
+    let e = Entry { cloexec: false, ..*proc.fds.get(fd)? };
+    proc.fds.install_from(0, e)
+}
+
+pub fn dup2(proc: &mut Process, old: u64, new: u64) -> SysResult {
+    let e = *proc.fds.get(old)?;
+    if old == new {
+        return Ok(new);
+    }
+    proc.fds.install_at(new, Entry { cloexec: false, ..e })?;
+    Ok(new)
+}
+
+pub fn dup3(proc: &mut Process, old: u64, new: u64, flags: u64) -> SysResult {
+    const O_CLOEXEC: u64 = 0o2000000;
+    if flags & !O_CLOEXEC != 0 || old == new {
+        return Err(Errno::EINVAL);
+    }
+    let e = *proc.fds.get(old)?;
+    proc.fds.install_at(new, Entry { cloexec: flags & O_CLOEXEC != 0, ..e })?;
+    Ok(new)
+}
+
+pub fn fcntl(proc: &mut Process, fd: u64, cmd: u64, arg: u64) -> SysResult {
+    const F_DUPFD: u64 = 0;
+    const F_GETFD: u64 = 1;
+    const F_SETFD: u64 = 2;
+    const F_GETFL: u64 = 3;
+    const F_SETFL: u64 = 4;
+    const F_DUPFD_CLOEXEC: u64 = 1030;
+    let e = *proc.fds.get(fd)?;
+    match cmd {
+        F_DUPFD | F_DUPFD_CLOEXEC => {
+            if arg >= proc.fds.limit {
+                return Err(Errno::EINVAL);
+            }
+            proc.fds.install_from(arg, Entry { cloexec: cmd == F_DUPFD_CLOEXEC, ..e })
+        }
+        F_GETFD => Ok(if e.cloexec { FD_CLOEXEC as u64 } else { 0 }),
+        F_SETFD => {
+            proc.fds.get_mut(fd)?.cloexec = arg as u32 & FD_CLOEXEC != 0;
+            Ok(0)
+        }
+        F_GETFL => Ok(e.status as u64),
+        F_SETFL => {
+            let changeable = O_APPEND | O_NONBLOCK;
+            let ent = proc.fds.get_mut(fd)?;
+            ent.status = (ent.status & !changeable) | (arg as u32 & changeable);
+            Ok(0)
+        }
+        _ => Err(Errno::EINVAL),
+    }
+}
+
+pub fn ioctl<P: Platform>(proc: &mut Process, p: &mut P, fd: u64, req: u64, arg: u64) -> SysResult {
+    const TCGETS: u64 = 0x5401;
+    const TIOCGPGRP: u64 = 0x540f;
+    const TIOCGWINSZ: u64 = 0x5413;
+    let e = *proc.fds.get(fd)?;
+    let Object::HostStdio { info, .. } = e.object;
+    if info.is_tty == 0 {
+        return Err(Errno::ENOTTY);
+    }
+    match req & 0xffff_ffff {
+        TCGETS => UserPtr(arg).write(p, &info.termios).map(|_| 0),
+        TIOCGWINSZ => UserPtr(arg).write(p, &info.winsize).map(|_| 0),
+        TIOCGPGRP => UserPtr(arg).write(p, &proc.pid).map(|_| 0),
+        _ => Err(Errno::ENOTTY),
+    }
+}
+
+pub fn fstat<P: Platform>(proc: &mut Process, p: &mut P, fd: u64, buf: u64) -> SysResult {
+    match proc.fds.get(fd)?.object {
+        Object::HostStdio { info, .. } => UserPtr(buf).write(p, &info.stat).map(|_| 0),
+    }
+}
+
+pub fn newfstatat<P: Platform>(proc: &mut Process, p: &mut P, dirfd: u64, path: u64, buf: u64, flags: u64) -> SysResult {
+    let name = read_cstr(p, path, 4096)?;
+    if name.is_empty() {
+        if flags & AT_EMPTY_PATH == 0 {
+            return Err(Errno::ENOENT);
+        }
+        return fstat(proc, p, dirfd, buf);
+    }
+    // The guest has no file system yet: nothing but the descriptors exists.
+    Err(Errno::ENOENT)
+}
+
+pub fn readlinkat<P: Platform>(proc: &mut Process, p: &mut P, _dirfd: u64, path: u64, buf: u64, size: u64) -> SysResult {
+    let name = read_cstr(p, path, 4096)?;
+    if size as i64 <= 0 {
+        return Err(Errno::EINVAL);
+    }
+    if name == b"/proc/self/exe" || name == alloc::format!("/proc/{}/exe", proc.pid).as_bytes() {
+        let n = proc.exe.len().min(size as usize);
+        p.write_user(buf, &proc.exe[..n])?;
+        return Ok(n as u64);
+    }
+    Err(Errno::ENOENT)
+}

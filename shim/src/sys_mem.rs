@@ -1,0 +1,206 @@
+//! brk and anonymous mmap, munmap, mprotect, mremap, madvise.
+
+use crate::mm::{Kind, Mm, Vma};
+use crate::{Platform, Process, SysResult};
+use abi::layout::{page_up, PAGE_SIZE, USER_END};
+use abi::linux::{Errno, PROT_EXEC, PROT_READ, PROT_WRITE};
+
+const MAP_SHARED: u64 = 0x01;
+const MAP_PRIVATE: u64 = 0x02;
+const MAP_SHARED_VALIDATE: u64 = 0x03;
+const MAP_TYPE: u64 = 0x0f;
+const MAP_FIXED: u64 = 0x10;
+const MAP_ANONYMOUS: u64 = 0x20;
+const MAP_FIXED_NOREPLACE: u64 = 0x100000;
+const MREMAP_MAYMOVE: u64 = 1;
+const MREMAP_FIXED: u64 = 2;
+const MREMAP_DONTUNMAP: u64 = 4;
+const MADV_DONTNEED: u64 = 4;
+const MADV_FREE: u64 = 8;
+const ALL_PROT: u64 = (PROT_READ | PROT_WRITE | PROT_EXEC) as u64;
+
+pub fn brk<P: Platform>(proc: &mut Process, p: &mut P, addr: u64) -> u64 {
+    let mm = &mut proc.mm;
+    if addr < mm.brk_start || addr >= USER_END {
+        return mm.brk;
+    }
+    let (old_end, new_end) = (page_up(mm.brk), page_up(addr));
+    if new_end > old_end {
+        if !mm.is_free(old_end, new_end) || p.map(old_end, new_end - old_end, PROT_READ | PROT_WRITE).is_err() {
+            return mm.brk;
+        }
+        extend_heap(mm, old_end, new_end);
+    } else if new_end < old_end {
+        mm.carve(new_end, old_end);
+        p.unmap(new_end, old_end - new_end);
+    }
+    mm.brk = addr;
+    addr
+}
+
+fn extend_heap(mm: &mut Mm, old_end: u64, new_end: u64) {
+    let prev = mm.vmas.range(..old_end).next_back().map(|(s, v)| (*s, *v));
+    match prev {
+        Some((s, v)) if v.kind == Kind::Heap && v.end == old_end => {
+            mm.vmas.insert(s, Vma { end: new_end, ..v });
+        }
+        _ => mm.insert(old_end, Vma { end: new_end, prot: PROT_READ | PROT_WRITE, kind: Kind::Heap }),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+pub fn mmap<P: Platform>(proc: &mut Process, p: &mut P, addr: u64, len: u64, prot: u64, flags: u64, fd: u64, off: u64) -> SysResult {
+    if len == 0 || prot & !ALL_PROT != 0 {
+        return Err(Errno::EINVAL);
+    }
+    match flags & MAP_TYPE {
+        MAP_SHARED | MAP_PRIVATE | MAP_SHARED_VALIDATE => {}
+        _ => return Err(Errno::EINVAL),
+    }
+    let len = page_up(len);
+    if len == 0 || len >= USER_END {
+        return Err(Errno::ENOMEM);
+    }
+    if flags & MAP_ANONYMOUS == 0 {
+        // No file system yet: no descriptor can be mapped.
+        proc.fds.get(fd)?;
+        return Err(Errno::ENODEV);
+    }
+    if off % PAGE_SIZE != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let mm = &mut proc.mm;
+    let fixed = flags & (MAP_FIXED | MAP_FIXED_NOREPLACE) != 0;
+    let start = if fixed {
+        if addr % PAGE_SIZE != 0 || addr.checked_add(len).is_none_or(|e| e > USER_END) {
+            return Err(Errno::EINVAL);
+        }
+        if !mm.is_free(addr, addr + len) {
+            if flags & MAP_FIXED_NOREPLACE != 0 {
+                return Err(Errno::EEXIST);
+            }
+            mm.carve(addr, addr + len);
+            p.unmap(addr, len);
+        }
+        addr
+    } else {
+        let hint = addr & !(PAGE_SIZE - 1);
+        if hint >= 0x10000 && hint.checked_add(len).is_some_and(|e| e <= USER_END) && mm.is_free(hint, hint + len) {
+            hint
+        } else {
+            mm.find_free(len).ok_or(Errno::ENOMEM)?
+        }
+    };
+    p.map(start, len, prot as u32)?;
+    mm.insert(start, Vma { end: start + len, prot: prot as u32, kind: Kind::Anon });
+    Ok(start)
+}
+
+pub fn munmap<P: Platform>(proc: &mut Process, p: &mut P, addr: u64, len: u64) -> SysResult {
+    if !Mm::valid_range(addr, len) {
+        return Err(Errno::EINVAL);
+    }
+    let len = page_up(len);
+    proc.mm.carve(addr, addr + len);
+    p.unmap(addr, len);
+    Ok(0)
+}
+
+pub fn mprotect<P: Platform>(proc: &mut Process, p: &mut P, addr: u64, len: u64, prot: u64) -> SysResult {
+    if addr % PAGE_SIZE != 0 || prot & !(ALL_PROT | 0x0100_0000 | 0x0200_0000) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let len = page_up(len);
+    if len == 0 {
+        return Ok(0);
+    }
+    let end = addr.checked_add(len).ok_or(Errno::ENOMEM)?;
+    if !proc.mm.is_covered(addr, end) {
+        return Err(Errno::ENOMEM);
+    }
+    let prot = (prot & ALL_PROT) as u32;
+    p.protect(addr, len, prot)?;
+    for (s, v) in proc.mm.carve(addr, end) {
+        proc.mm.insert(s, Vma { prot, ..v });
+    }
+    Ok(0)
+}
+
+pub fn mremap<P: Platform>(proc: &mut Process, p: &mut P, old: u64, old_len: u64, new_len: u64, flags: u64, new_addr: u64) -> SysResult {
+    if old % PAGE_SIZE != 0 || flags & !(MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    if flags & MREMAP_FIXED != 0 && flags & MREMAP_MAYMOVE == 0 || flags & MREMAP_DONTUNMAP != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let (old_len, new_len) = (page_up(old_len), page_up(new_len));
+    if new_len == 0 || old_len == 0 {
+        return Err(Errno::EINVAL);
+    }
+    let mm = &mut proc.mm;
+    if !mm.is_covered(old, old + old_len) {
+        return Err(Errno::EFAULT);
+    }
+    let first = mm.overlapping(old, old + 1).next().ok_or(Errno::EFAULT)?.1;
+    if flags & MREMAP_FIXED == 0 {
+        if new_len <= old_len {
+            if new_len < old_len {
+                mm.carve(old + new_len, old + old_len);
+                p.unmap(old + new_len, old_len - new_len);
+            }
+            return Ok(old);
+        }
+        // Grow in place when the space after it is free.
+        let (tail, tail_len) = (old + old_len, new_len - old_len);
+        if tail.checked_add(tail_len).is_some_and(|e| e <= USER_END) && mm.is_free(tail, tail + tail_len) {
+            p.map(tail, tail_len, first.prot)?;
+            mm.insert(tail, Vma { end: tail + tail_len, ..first });
+            return Ok(old);
+        }
+        if flags & MREMAP_MAYMOVE == 0 {
+            return Err(Errno::ENOMEM);
+        }
+    }
+    let dest = if flags & MREMAP_FIXED != 0 {
+        if new_addr % PAGE_SIZE != 0 || new_addr.checked_add(new_len).is_none_or(|e| e > USER_END) {
+            return Err(Errno::EINVAL);
+        }
+        if new_addr < old + old_len && old < new_addr + new_len {
+            return Err(Errno::EINVAL);
+        }
+        mm.carve(new_addr, new_addr + new_len);
+        p.unmap(new_addr, new_len);
+        new_addr
+    } else {
+        mm.find_free(new_len).ok_or(Errno::ENOMEM)?
+    };
+    let keep = old_len.min(new_len);
+    if new_len > keep {
+        p.map(dest + keep, new_len - keep, first.prot)?;
+    }
+    p.remap(old, dest, keep);
+    let pieces = mm.carve(old, old + old_len);
+    p.unmap(old, old_len);
+    let kind = pieces.first().map(|(_, v)| v.kind).unwrap_or(Kind::Anon);
+    let kind = if kind == Kind::Heap { Kind::Anon } else { kind };
+    mm.insert(dest, Vma { end: dest + new_len, prot: first.prot, kind });
+    Ok(dest)
+}
+
+pub fn madvise<P: Platform>(proc: &mut Process, p: &mut P, addr: u64, len: u64, advice: u64) -> SysResult {
+    if addr % PAGE_SIZE != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let len = page_up(len);
+    if len == 0 {
+        return Ok(0);
+    }
+    let end = addr.checked_add(len).ok_or(Errno::EINVAL)?;
+    if !proc.mm.is_covered(addr, end) {
+        return Err(Errno::ENOMEM);
+    }
+    if advice == MADV_DONTNEED || advice == MADV_FREE {
+        p.discard(addr, len);
+    }
+    Ok(0)
+}

@@ -1,0 +1,126 @@
+//! Identity, limits, uname, randomness, CPU affinity, arch_prctl.
+
+use crate::process::RLIMIT_NLIMITS;
+use crate::user::UserPtr;
+use crate::{Platform, Process, SysResult};
+use abi::linux::{Errno, Rlimit};
+use syscalls::Sysno;
+
+pub fn getres<P: Platform>(p: &mut P, ids: [u32; 3], a: [u64; 6]) -> SysResult {
+    for (i, id) in ids.iter().enumerate() {
+        UserPtr(a[i]).write(p, id)?;
+    }
+    Ok(0)
+}
+
+/// The set*id family: a process may "change" to the ids it has; anything
+/// else needs privileges the VM does not model, so it is refused.
+pub fn setid(proc: &mut Process, s: Sysno, a: [u64; 6]) -> SysResult {
+    let (cur, eff) = match s {
+        Sysno::setuid | Sysno::setreuid | Sysno::setresuid => (proc.uid, proc.euid),
+        _ => (proc.gid, proc.egid),
+    };
+    let n = match s {
+        Sysno::setuid | Sysno::setgid => 1,
+        Sysno::setreuid | Sysno::setregid => 2,
+        _ => 3,
+    };
+    let ok = a[..n].iter().all(|&v| v as u32 == u32::MAX || v as u32 == cur || v as u32 == eff);
+    if ok {
+        Ok(0)
+    } else {
+        Err(Errno::EPERM)
+    }
+}
+
+pub fn getgroups<P: Platform>(proc: &mut Process, p: &mut P, size: u64, list: u64) -> SysResult {
+    if size == 0 {
+        return Ok(1);
+    }
+    if (size as i32) < 1 {
+        return Err(Errno::EINVAL);
+    }
+    UserPtr(list).write(p, &proc.gid)?;
+    Ok(1)
+}
+
+pub fn uname<P: Platform>(proc: &mut Process, p: &mut P, buf: u64) -> SysResult {
+    UserPtr(buf).write(p, &proc.uts).map(|_| 0)
+}
+
+pub fn prlimit<P: Platform>(proc: &mut Process, p: &mut P, pid: u64, res: u64, new: u64, old: u64) -> SysResult {
+    if pid != 0 && pid != proc.pid as u64 {
+        return Err(Errno::ESRCH);
+    }
+    let res = res as usize;
+    if res >= RLIMIT_NLIMITS {
+        return Err(Errno::EINVAL);
+    }
+    let new_limit = if new != 0 { Some(UserPtr(new).read::<Rlimit, _>(p)?) } else { None };
+    UserPtr(old).write_opt(p, &proc.rlimits[res])?;
+    if let Some(l) = new_limit {
+        if l.rlim_cur > l.rlim_max {
+            return Err(Errno::EINVAL);
+        }
+        if l.rlim_max > proc.rlimits[res].rlim_max && proc.euid != 0 {
+            return Err(Errno::EPERM);
+        }
+        proc.rlimits[res] = l;
+        if res == crate::process::RLIMIT_NOFILE {
+            proc.fds.limit = l.rlim_cur.min(1 << 20);
+        }
+    }
+    Ok(0)
+}
+
+pub fn getrandom<P: Platform>(p: &mut P, buf: u64, len: u64, flags: u64) -> SysResult {
+    const GRND_NONBLOCK: u64 = 1;
+    const GRND_RANDOM: u64 = 2;
+    const GRND_INSECURE: u64 = 4;
+    if flags & !(GRND_NONBLOCK | GRND_RANDOM | GRND_INSECURE) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let len = len.min(33_554_431);
+    let mut chunk = [0u8; 256];
+    let mut done = 0;
+    while done < len {
+        let n = (len - done).min(256) as usize;
+        p.random(&mut chunk[..n]);
+        if let Err(e) = p.write_user(buf + done, &chunk[..n]) {
+            return if done > 0 { Ok(done) } else { Err(e) };
+        }
+        done += n as u64;
+    }
+    Ok(done)
+}
+
+pub fn sched_getaffinity<P: Platform>(proc: &mut Process, p: &mut P, pid: u64, len: u64, mask: u64) -> SysResult {
+    if pid != 0 && pid != proc.pid as u64 {
+        return Err(Errno::ESRCH);
+    }
+    if len < 8 || len % 8 != 0 {
+        return Err(Errno::EINVAL);
+    }
+    // One vCPU.
+    UserPtr(mask).write(p, &1u64)?;
+    Ok(8)
+}
+
+pub fn arch_prctl<P: Platform>(p: &mut P, code: u64, addr: u64) -> SysResult {
+    const ARCH_SET_FS: u64 = 0x1002;
+    const ARCH_GET_FS: u64 = 0x1003;
+    match code {
+        ARCH_SET_FS => {
+            if addr >= abi::layout::USER_END {
+                return Err(Errno::EPERM);
+            }
+            p.set_fs_base(addr);
+            Ok(0)
+        }
+        ARCH_GET_FS => {
+            let fs = p.fs_base();
+            UserPtr(addr).write(p, &fs).map(|_| 0)
+        }
+        _ => Err(Errno::EINVAL),
+    }
+}

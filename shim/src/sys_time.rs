@@ -1,0 +1,66 @@
+//! Clocks and sleeps. Reading a clock costs no exit: the platform keeps
+//! time with the TSC.
+
+use crate::time::{from_timespec, source, to_timespec, ClockSource, NSEC_PER_SEC};
+use crate::user::UserPtr;
+use crate::{Platform, Process, SysResult};
+use abi::linux::{Errno, Timespec, Timeval};
+
+fn now<P: Platform>(proc: &Process, p: &mut P, src: ClockSource) -> u64 {
+    match src {
+        ClockSource::Realtime => p.clock_ns(true),
+        ClockSource::Monotonic => p.clock_ns(false),
+        ClockSource::CpuTime => {
+            let up = p.clock_ns(false).saturating_sub(proc.start_mono_ns);
+            up.saturating_sub(proc.blocked_ns)
+        }
+    }
+}
+
+pub fn clock_gettime<P: Platform>(proc: &mut Process, p: &mut P, clock: u64, tp: u64) -> SysResult {
+    let t = now(proc, p, source(clock)?);
+    UserPtr(tp).write(p, &to_timespec(t)).map(|_| 0)
+}
+
+pub fn clock_getres<P: Platform>(p: &mut P, clock: u64, res: u64) -> SysResult {
+    source(clock)?;
+    UserPtr(res).write_opt(p, &Timespec { tv_sec: 0, tv_nsec: 1 }).map(|_| 0)
+}
+
+pub fn gettimeofday<P: Platform>(p: &mut P, tv: u64, tz: u64) -> SysResult {
+    let t = p.clock_ns(true);
+    UserPtr(tv).write_opt(p, &Timeval { tv_sec: (t / NSEC_PER_SEC) as i64, tv_usec: ((t % NSEC_PER_SEC) / 1000) as i64 })?;
+    UserPtr(tz).write_opt(p, &0u64).map(|_| 0)
+}
+
+pub fn time<P: Platform>(p: &mut P, tloc: u64) -> SysResult {
+    let secs = p.clock_ns(true) / NSEC_PER_SEC;
+    UserPtr(tloc).write_opt(p, &secs)?;
+    Ok(secs)
+}
+
+fn sleep_for<P: Platform>(proc: &mut Process, p: &mut P, ns: u64) {
+    let t0 = p.clock_ns(false);
+    if ns > 0 {
+        p.sleep_ns(ns);
+    }
+    proc.blocked_ns += p.clock_ns(false).saturating_sub(t0);
+}
+
+pub fn nanosleep<P: Platform>(proc: &mut Process, p: &mut P, req: u64, _rem: u64) -> SysResult {
+    let ns = from_timespec(&UserPtr(req).read::<Timespec, _>(p)?)?;
+    sleep_for(proc, p, ns);
+    Ok(0)
+}
+
+pub fn clock_nanosleep<P: Platform>(proc: &mut Process, p: &mut P, clock: u64, flags: u64, req: u64, _rem: u64) -> SysResult {
+    const TIMER_ABSTIME: u64 = 1;
+    let src = source(clock)?;
+    if src == ClockSource::CpuTime && clock != crate::time::CLOCK_PROCESS_CPUTIME_ID {
+        return Err(Errno::EINVAL);
+    }
+    let ns = from_timespec(&UserPtr(req).read::<Timespec, _>(p)?)?;
+    let delta = if flags & TIMER_ABSTIME != 0 { ns.saturating_sub(now(proc, p, src)) } else { ns };
+    sleep_for(proc, p, delta);
+    Ok(0)
+}

@@ -1,0 +1,123 @@
+//! The syscall table: one line per supported syscall, keyed by `Sysno`.
+//!
+//! Anything not listed answers ENOSYS with one warning line naming it, once
+//! per syscall. [`QUIET_ENOSYS`] lists the few that answer ENOSYS on purpose,
+//! as a Linux kernel built without the feature does, with no warning: the C
+//! libraries probe them at every start and fall back.
+
+use crate::{sys_io, sys_mem, sys_proc, sys_signal, sys_time, Platform, Process, SysResult};
+use abi::linux::Errno;
+use syscalls::Sysno;
+
+/// Answered ENOSYS without a warning: rseq (glibc registers it when present
+/// and runs fine without).
+pub const QUIET_ENOSYS: &[Sysno] = &[Sysno::rseq];
+
+/// Runs syscall `nr` with raw arguments `a`; returns the value for rax.
+pub fn dispatch<P: Platform>(proc: &mut Process, p: &mut P, nr: u64, a: [u64; 6]) -> i64 {
+    let ret = match Sysno::new(nr as usize) {
+        Some(s) => call(proc, p, s, a),
+        None => {
+            if proc.first_warning(nr) {
+                p.warn(format_args!("unsupported syscall {nr}: answering ENOSYS"));
+            }
+            Err(Errno::ENOSYS)
+        }
+    };
+    sys_signal::deliver_pending(proc, p);
+    match ret {
+        Ok(v) => v as i64,
+        Err(e) => e.ret(),
+    }
+}
+
+fn call<P: Platform>(proc: &mut Process, p: &mut P, s: Sysno, a: [u64; 6]) -> SysResult {
+    match s {
+        // descriptors and I/O
+        Sysno::read => sys_io::read(proc, p, a[0], a[1], a[2]),
+        Sysno::write => sys_io::write(proc, p, a[0], a[1], a[2]),
+        Sysno::readv => sys_io::readv(proc, p, a[0], a[1], a[2]),
+        Sysno::writev => sys_io::writev(proc, p, a[0], a[1], a[2]),
+        Sysno::pread64 | Sysno::pwrite64 | Sysno::lseek => sys_io::seek_like(proc, a[0]),
+        Sysno::close => sys_io::close(proc, a[0]),
+        Sysno::dup => sys_io::dup(proc, a[0]),
+        Sysno::dup2 => sys_io::dup2(proc, a[0], a[1]),
+        Sysno::dup3 => sys_io::dup3(proc, a[0], a[1], a[2]),
+        Sysno::fcntl => sys_io::fcntl(proc, a[0], a[1], a[2]),
+        Sysno::ioctl => sys_io::ioctl(proc, p, a[0], a[1], a[2]),
+        Sysno::fstat => sys_io::fstat(proc, p, a[0], a[1]),
+        Sysno::newfstatat => sys_io::newfstatat(proc, p, a[0], a[1], a[2], a[3]),
+        Sysno::readlink => sys_io::readlinkat(proc, p, sys_io::AT_FDCWD, a[0], a[1], a[2]),
+        Sysno::readlinkat => sys_io::readlinkat(proc, p, a[0], a[1], a[2], a[3]),
+
+        // process
+        Sysno::exit | Sysno::exit_group => p.exit(a[0] as i32),
+        Sysno::getpid => Ok(proc.pid as u64),
+        Sysno::gettid => Ok(proc.pid as u64),
+        Sysno::getppid => Ok(proc.ppid as u64),
+        Sysno::getuid => Ok(proc.uid as u64),
+        Sysno::geteuid => Ok(proc.euid as u64),
+        Sysno::getgid => Ok(proc.gid as u64),
+        Sysno::getegid => Ok(proc.egid as u64),
+        Sysno::getresuid => sys_proc::getres(p, [proc.uid, proc.euid, proc.euid], a),
+        Sysno::getresgid => sys_proc::getres(p, [proc.gid, proc.egid, proc.egid], a),
+        Sysno::setuid | Sysno::setgid | Sysno::setreuid | Sysno::setregid | Sysno::setresuid | Sysno::setresgid => {
+            sys_proc::setid(proc, s, a)
+        }
+        Sysno::getgroups => sys_proc::getgroups(proc, p, a[0], a[1]),
+        Sysno::getpgrp | Sysno::getsid => Ok(proc.pid as u64),
+        Sysno::getpgid => Ok(proc.pid as u64),
+        Sysno::umask => Ok(core::mem::replace(&mut proc.umask, a[0] as u32 & 0o777) as u64),
+        Sysno::uname => sys_proc::uname(proc, p, a[0]),
+        Sysno::prlimit64 => sys_proc::prlimit(proc, p, a[0], a[1], a[2], a[3]),
+        Sysno::getrlimit => sys_proc::prlimit(proc, p, 0, a[0], 0, a[1]),
+        Sysno::setrlimit => sys_proc::prlimit(proc, p, 0, a[0], a[1], 0),
+        Sysno::getrandom => sys_proc::getrandom(p, a[0], a[1], a[2]),
+        Sysno::sched_getaffinity => sys_proc::sched_getaffinity(proc, p, a[0], a[1], a[2]),
+        Sysno::sched_yield => Ok(0),
+        Sysno::arch_prctl => sys_proc::arch_prctl(p, a[0], a[1]),
+        Sysno::set_tid_address => {
+            proc.clear_child_tid = a[0];
+            Ok(proc.pid as u64)
+        }
+        Sysno::set_robust_list => {
+            if a[1] != 24 {
+                return Err(Errno::EINVAL);
+            }
+            proc.robust_list = (a[0], a[1]);
+            Ok(0)
+        }
+
+        // memory
+        Sysno::brk => Ok(sys_mem::brk(proc, p, a[0])),
+        Sysno::mmap => sys_mem::mmap(proc, p, a[0], a[1], a[2], a[3], a[4], a[5]),
+        Sysno::munmap => sys_mem::munmap(proc, p, a[0], a[1]),
+        Sysno::mprotect => sys_mem::mprotect(proc, p, a[0], a[1], a[2]),
+        Sysno::mremap => sys_mem::mremap(proc, p, a[0], a[1], a[2], a[3], a[4]),
+        Sysno::madvise => sys_mem::madvise(proc, p, a[0], a[1], a[2]),
+
+        // time
+        Sysno::clock_gettime => sys_time::clock_gettime(proc, p, a[0], a[1]),
+        Sysno::clock_getres => sys_time::clock_getres(p, a[0], a[1]),
+        Sysno::gettimeofday => sys_time::gettimeofday(p, a[0], a[1]),
+        Sysno::time => sys_time::time(p, a[0]),
+        Sysno::nanosleep => sys_time::nanosleep(proc, p, a[0], a[1]),
+        Sysno::clock_nanosleep => sys_time::clock_nanosleep(proc, p, a[0], a[1], a[2], a[3]),
+
+        // signals
+        Sysno::rt_sigaction => sys_signal::rt_sigaction(proc, p, a[0], a[1], a[2], a[3]),
+        Sysno::rt_sigprocmask => sys_signal::rt_sigprocmask(proc, p, a[0], a[1], a[2], a[3]),
+        Sysno::sigaltstack => sys_signal::sigaltstack(proc, p, a[0], a[1]),
+        Sysno::kill => sys_signal::kill(proc, a[0] as i32, a[1]),
+        Sysno::tkill => sys_signal::tkill(proc, None, a[0], a[1]),
+        Sysno::tgkill => sys_signal::tkill(proc, Some(a[0]), a[1], a[2]),
+
+        s if QUIET_ENOSYS.contains(&s) => Err(Errno::ENOSYS),
+        s => {
+            if proc.first_warning(s.id() as u64) {
+                p.warn(format_args!("unsupported syscall {}: answering ENOSYS", s.name()));
+            }
+            Err(Errno::ENOSYS)
+        }
+    }
+}
