@@ -85,6 +85,10 @@ pub struct BootInfo {
     pub stdio: [StdioInfo; 3],
     pub uts: Utsname,
 
+    /// The working directory the program starts in (absolute).
+    pub cwd_len: u64,
+    pub cwd: [u8; 4096],
+
     /// The program's absolute host path (for /proc/self/exe).
     pub exe_len: u64,
     pub exe: [u8; 4096],

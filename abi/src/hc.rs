@@ -45,10 +45,12 @@ pub enum Port {
     FaultAddr = 0x507,
     /// [`FlushTlb`]: drop the vCPU's cached translations (CPL3 cannot).
     FlushTlb = 0x508,
+    /// [`Poll`]: wait for host stdio descriptors to become ready.
+    Poll = 0x509,
 }
 
 impl Port {
-    pub const ALL: [Port; 9] = [
+    pub const ALL: [Port; 10] = [
         Port::ConsoleWrite,
         Port::Exit,
         Port::Killed,
@@ -58,6 +60,7 @@ impl Port {
         Port::Clock,
         Port::FaultAddr,
         Port::FlushTlb,
+        Port::Poll,
     ];
 
     pub fn from_u16(p: u16) -> Option<Port> {
@@ -175,6 +178,19 @@ pub struct FaultAddr {
 #[derive(Debug, Clone, Copy, Default)]
 pub struct FlushTlb {
     pub _unused: u64,
+}
+
+/// Port [`Port::Poll`]: poll(2) on the host's descriptors 0, 1 and 2.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Poll {
+    /// IN: poll events wanted per host descriptor (0: not polled).
+    pub events: [u16; 3],
+    /// OUT: events that happened.
+    pub revents: [u16; 3],
+    /// IN: milliseconds to wait; negative waits without limit.
+    pub timeout_ms: i32,
+    pub _pad: u32,
 }
 
 #[cfg(test)]

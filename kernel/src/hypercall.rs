@@ -81,6 +81,12 @@ pub fn fault_addr() -> u64 {
     a.cr2
 }
 
+pub fn poll(events: [u16; 3], timeout_ms: i32) -> [u16; 3] {
+    let mut a = hc::Poll { events, timeout_ms, ..Default::default() };
+    call(Port::Poll, &mut a);
+    a.revents
+}
+
 pub fn flush_tlb() {
     let mut a = hc::FlushTlb::default();
     call(Port::FlushTlb, &mut a);

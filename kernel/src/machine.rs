@@ -98,6 +98,11 @@ impl Platform for Machine {
         Ok(r as usize)
     }
 
+    fn host_poll(&mut self, events: [u16; 3], timeout_ms: i32) -> [u16; 3] {
+        self.console.flush();
+        hypercall::poll(events, timeout_ms)
+    }
+
     fn clock_ns(&mut self, realtime: bool) -> u64 {
         let e = self.clock.elapsed();
         if realtime {

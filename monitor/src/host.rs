@@ -199,3 +199,23 @@ pub fn die_by_signal(signal: u32) -> ! {
     }
     std::process::exit(128 + sig)
 }
+
+/// poll(2) on descriptors 0..3 with the events asked for each (0: skip).
+pub fn poll(events: [u16; 3], timeout_ms: i32) -> [u16; 3] {
+    let mut fds: Vec<libc::pollfd> = (0..3)
+        .filter(|&i| events[i] != 0)
+        .map(|i| libc::pollfd { fd: i as i32, events: events[i] as i16, revents: 0 })
+        .collect();
+    loop {
+        // SAFETY: fds is a valid array of fds.len() pollfds.
+        let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout_ms) };
+        if n >= 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
+            break;
+        }
+    }
+    let mut out = [0u16; 3];
+    for f in &fds {
+        out[f.fd as usize] = f.revents as u16;
+    }
+    out
+}

@@ -203,6 +203,12 @@ fn run(cli: &Cli, t0: Instant) -> Result<Never, Refusal> {
         boot.stdio[fd] = host::stdio_info(fd as i32);
     }
     boot.uts = host::uname();
+    if let Ok(cwd) = std::env::current_dir() {
+        let cwd = cwd.as_os_str().as_bytes();
+        let n = cwd.len().min(boot.cwd.len());
+        boot.cwd[..n].copy_from_slice(&cwd[..n]);
+        boot.cwd_len = n as u64;
+    }
     let exe = std::fs::canonicalize(&cli.program).unwrap_or_else(|_| cli.program.clone());
     let exe = exe.as_os_str().as_bytes();
     let n = exe.len().min(boot.exe.len());

@@ -35,7 +35,6 @@ pub struct Builder<'a> {
 /// What the kernel needs to know about the loaded program.
 pub struct Loaded {
     pub entry: u64,
-    pub sp: u64,
     pub brk_start: u64,
     pub regions: Vec<UserRegion>,
     pub sites: usize,
@@ -282,7 +281,7 @@ impl<'a> Builder<'a> {
             debug_assert_eq!(self.read_virt(site, 2)?, loader::SYSCALL);
             self.write_virt(site, &loader::CALL_RAX)?;
         }
-        Ok(Loaded { entry: image.entry, sp: 0, brk_start: image.brk_start, regions, sites: found.len(), sites_source: source })
+        Ok(Loaded { entry: image.entry, brk_start: image.brk_start, regions, sites: found.len(), sites_source: source })
     }
 
     /// Maps the initial stack and writes argv, envp and auxv to it.

@@ -265,6 +265,11 @@ impl Vm {
                 };
                 mem.write(gpa, &a)?;
             }
+            Port::Poll => {
+                let mut a: hc::Poll = mem.read(gpa)?;
+                a.revents = host::poll(a.events, a.timeout_ms);
+                mem.write(gpa, &a)?;
+            }
             Port::FlushTlb => {
                 // Changing CR4.PGE flushes all translations (and makes KVM
                 // reset the guest's MMU context); the guest uses no global pages.

@@ -64,6 +64,9 @@ impl Platform for Fake {
         self.stdin.drain(..n);
         Ok(n)
     }
+    fn host_poll(&mut self, events: [u16; 3], _timeout_ms: i32) -> [u16; 3] {
+        events
+    }
     fn clock_ns(&mut self, _realtime: bool) -> u64 {
         self.now += 1000;
         self.now

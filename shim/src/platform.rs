@@ -27,6 +27,9 @@ pub trait Platform {
     /// A blocking read of a host descriptor (the console is flushed first).
     fn host_read(&mut self, host_fd: u32, buf: &mut [u8]) -> Result<usize, Errno>;
 
+    /// poll(2) on host descriptors 0..3 (the console is flushed first).
+    fn host_poll(&mut self, events: [u16; 3], timeout_ms: i32) -> [u16; 3];
+
     /// Nanoseconds on the host's CLOCK_REALTIME or CLOCK_MONOTONIC.
     fn clock_ns(&mut self, realtime: bool) -> u64;
     /// Blocks for `ns` nanoseconds (the console is flushed first).

@@ -24,6 +24,7 @@ pub struct Process {
     pub egid: u32,
     pub uts: Utsname,
     pub exe: Vec<u8>,
+    pub cwd: Vec<u8>,
     pub fds: FdTable,
     pub mm: Mm,
     pub signals: Signals,
@@ -34,6 +35,11 @@ pub struct Process {
     pub start_mono_ns: u64,
     pub blocked_ns: u64,
     pub umask: u32,
+    /// The thread name (PR_SET_NAME), NUL-padded.
+    pub comm: [u8; 16],
+    pub dumpable: bool,
+    pub no_new_privs: bool,
+    pub pdeathsig: u32,
     verbose: bool,
     warned: [u64; 8],
 }
@@ -63,6 +69,11 @@ impl Process {
                 let _ = fds.install_at(fd as u64, e);
             }
         }
+        let exe = &b.exe[..(b.exe_len as usize).min(b.exe.len())];
+        let base = exe.rsplit(|&c| c == b'/').next().unwrap_or(exe);
+        let mut comm = [0u8; 16];
+        let n = base.len().min(15);
+        comm[..n].copy_from_slice(&base[..n]);
         let regions = &b.regions[..(b.nregions as usize).min(b.regions.len())];
         Process {
             pid: b.pid,
@@ -73,6 +84,7 @@ impl Process {
             egid: b.egid,
             uts: b.uts,
             exe: b.exe[..(b.exe_len as usize).min(b.exe.len())].to_vec(),
+            cwd: b.cwd[..(b.cwd_len as usize).min(b.cwd.len())].to_vec(),
             fds,
             mm: Mm::new(regions, b.brk_start),
             signals: Signals::default(),
@@ -82,6 +94,10 @@ impl Process {
             start_mono_ns,
             blocked_ns: 0,
             umask: 0o022,
+            comm,
+            dumpable: true,
+            no_new_privs: false,
+            pdeathsig: 0,
             verbose: b.flags & abi::boot::FLAG_VERBOSE != 0,
             warned: [0; 8],
         }

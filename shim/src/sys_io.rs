@@ -224,3 +224,100 @@ pub fn readlinkat<P: Platform>(proc: &mut Process, p: &mut P, _dirfd: u64, path:
     }
     Err(Errno::ENOENT)
 }
+
+pub fn getcwd<P: Platform>(proc: &mut Process, p: &mut P, buf: u64, size: u64) -> SysResult {
+    let mut path = proc.cwd.clone();
+    if path.is_empty() {
+        path.push(b'/');
+    }
+    path.push(0);
+    if (size as usize) < path.len() {
+        return Err(Errno::ERANGE);
+    }
+    p.write_user(buf, &path)?;
+    Ok(path.len() as u64)
+}
+
+/// open and openat: the guest has no file system yet, so no path exists;
+/// creating one is refused as on a read-only file system.
+pub fn openat<P: Platform>(p: &mut P, path: u64, flags: u64) -> SysResult {
+    const O_CREAT: u64 = 0o100;
+    let name = read_cstr(p, path, 4096)?;
+    if name.is_empty() {
+        return Err(Errno::ENOENT);
+    }
+    if flags & O_CREAT != 0 {
+        return Err(Errno::EROFS);
+    }
+    Err(Errno::ENOENT)
+}
+
+/// sendfile: Linux needs an input it can map (a regular file); from a
+/// stream it answers EINVAL, and callers fall back to read and write.
+pub fn sendfile(proc: &mut Process, out_fd: u64, in_fd: u64) -> SysResult {
+    writable(proc.fds.get(out_fd)?)?;
+    let e = proc.fds.get(in_fd)?;
+    readable(e)?;
+    match e.object {
+        Object::HostStdio { .. } => Err(Errno::EINVAL),
+    }
+}
+
+const POLLNVAL: u16 = 0x20;
+
+/// poll on the descriptor table; `timeout_ms` < 0 waits without limit.
+pub fn poll<P: Platform>(proc: &mut Process, p: &mut P, fds: u64, nfds: u64, timeout_ms: i32) -> SysResult {
+    if nfds > proc.fds.limit.max(1024) {
+        return Err(Errno::EINVAL);
+    }
+    let mut items = alloc::vec::Vec::with_capacity(nfds as usize);
+    for i in 0..nfds {
+        let raw: u64 = UserPtr(fds + 8 * i).read(p)?;
+        items.push((raw as u32 as i32, (raw >> 32) as u16));
+    }
+    let mut host = [0u16; 3];
+    for &(fd, events) in &items {
+        if let Ok(Entry { object: Object::HostStdio { host_fd, .. }, .. }) = proc.fds.get(fd as u64) {
+            host[*host_fd as usize] |= events;
+        }
+    }
+    let t0 = p.clock_ns(false);
+    let ready = if host.iter().any(|&e| e != 0) { p.host_poll(host, timeout_ms) } else { [0; 3] };
+    let mut count = 0;
+    for (i, &(fd, events)) in items.iter().enumerate() {
+        let revents = if fd < 0 {
+            0
+        } else {
+            match proc.fds.get(fd as u64) {
+                Err(_) => POLLNVAL,
+                Ok(Entry { object: Object::HostStdio { host_fd, .. }, .. }) => {
+                    // Errors and hang-ups are reported whatever was asked.
+                    ready[*host_fd as usize] & (events | 0x8 | 0x10)
+                }
+            }
+        };
+        if revents != 0 {
+            count += 1;
+        }
+        p.write_user(fds + 8 * i as u64 + 6, &revents.to_le_bytes())?;
+    }
+    if count == 0 && timeout_ms != 0 && !host.iter().any(|&e| e != 0) {
+        // Nothing to wait for but the timeout.
+        if timeout_ms > 0 {
+            p.sleep_ns(timeout_ms as u64 * 1_000_000);
+        }
+    }
+    proc.blocked_ns += p.clock_ns(false).saturating_sub(t0);
+    Ok(count)
+}
+
+pub fn ppoll<P: Platform>(proc: &mut Process, p: &mut P, fds: u64, nfds: u64, tsp: u64) -> SysResult {
+    let timeout_ms = if tsp == 0 {
+        -1
+    } else {
+        let ts: abi::linux::Timespec = UserPtr(tsp).read(p)?;
+        let ns = crate::time::from_timespec(&ts)?;
+        ns.div_ceil(1_000_000).min(i32::MAX as u64) as i32
+    };
+    poll(proc, p, fds, nfds, timeout_ms)
+}

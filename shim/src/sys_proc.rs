@@ -124,3 +124,56 @@ pub fn arch_prctl<P: Platform>(p: &mut P, code: u64, addr: u64) -> SysResult {
         _ => Err(Errno::EINVAL),
     }
 }
+
+pub fn prctl<P: Platform>(proc: &mut Process, p: &mut P, option: u64, arg2: u64) -> SysResult {
+    const PR_SET_PDEATHSIG: u64 = 1;
+    const PR_GET_PDEATHSIG: u64 = 2;
+    const PR_GET_DUMPABLE: u64 = 3;
+    const PR_SET_DUMPABLE: u64 = 4;
+    const PR_SET_NAME: u64 = 15;
+    const PR_GET_NAME: u64 = 16;
+    const PR_SET_NO_NEW_PRIVS: u64 = 38;
+    const PR_GET_NO_NEW_PRIVS: u64 = 39;
+    match option {
+        PR_SET_PDEATHSIG => {
+            if arg2 > abi::linux::NSIG as u64 {
+                return Err(Errno::EINVAL);
+            }
+            proc.pdeathsig = arg2 as u32;
+            Ok(0)
+        }
+        PR_GET_PDEATHSIG => UserPtr(arg2).write(p, &proc.pdeathsig).map(|_| 0),
+        PR_GET_DUMPABLE => Ok(proc.dumpable as u64),
+        PR_SET_DUMPABLE => {
+            if arg2 > 1 {
+                return Err(Errno::EINVAL);
+            }
+            proc.dumpable = arg2 == 1;
+            Ok(0)
+        }
+        PR_SET_NAME => {
+            let name = crate::user::read_cstr(p, arg2, usize::MAX).or_else(|e| {
+                // Linux copies at most 16 bytes and does not need a NUL within them.
+                let mut raw = [0u8; 16];
+                p.read_user(arg2, &mut raw).map(|_| raw.to_vec()).map_err(|_| e)
+            })?;
+            proc.comm = [0; 16];
+            let n = name.iter().position(|&c| c == 0).unwrap_or(name.len()).min(15);
+            proc.comm[..n].copy_from_slice(&name[..n]);
+            Ok(0)
+        }
+        PR_GET_NAME => {
+            let comm = proc.comm;
+            UserPtr(arg2).write(p, &comm).map(|_| 0)
+        }
+        PR_SET_NO_NEW_PRIVS => {
+            if arg2 != 1 {
+                return Err(Errno::EINVAL);
+            }
+            proc.no_new_privs = true;
+            Ok(0)
+        }
+        PR_GET_NO_NEW_PRIVS => Ok(proc.no_new_privs as u64),
+        _ => Err(Errno::EINVAL),
+    }
+}

@@ -59,6 +59,14 @@ pub fn rt_sigprocmask<P: Platform>(proc: &mut Process, p: &mut P, how: u64, set:
     Ok(0)
 }
 
+pub fn rt_sigpending<P: Platform>(proc: &mut Process, p: &mut P, set: u64, size: u64) -> SysResult {
+    if size > 8 {
+        return Err(Errno::EINVAL);
+    }
+    let pending = proc.signals.pending & proc.signals.mask;
+    p.write_user(set, &pending.to_le_bytes()[..size as usize]).map(|_| 0)
+}
+
 pub fn sigaltstack<P: Platform>(proc: &mut Process, p: &mut P, ss: u64, old: u64) -> SysResult {
     const SS_DISABLE: u64 = 2;
     let new = if ss != 0 { Some(UserPtr(ss).read::<[u64; 3], _>(p)?) } else { None };

@@ -49,6 +49,12 @@ fn call<P: Platform>(proc: &mut Process, p: &mut P, s: Sysno, a: [u64; 6]) -> Sy
         Sysno::newfstatat => sys_io::newfstatat(proc, p, a[0], a[1], a[2], a[3]),
         Sysno::readlink => sys_io::readlinkat(proc, p, sys_io::AT_FDCWD, a[0], a[1], a[2]),
         Sysno::readlinkat => sys_io::readlinkat(proc, p, a[0], a[1], a[2], a[3]),
+        Sysno::getcwd => sys_io::getcwd(proc, p, a[0], a[1]),
+        Sysno::open => sys_io::openat(p, a[0], a[1]),
+        Sysno::openat => sys_io::openat(p, a[1], a[2]),
+        Sysno::sendfile => sys_io::sendfile(proc, a[0], a[1]),
+        Sysno::poll => sys_io::poll(proc, p, a[0], a[1], a[2] as i32),
+        Sysno::ppoll => sys_io::ppoll(proc, p, a[0], a[1], a[2]),
 
         // process
         Sysno::exit | Sysno::exit_group => p.exit(a[0] as i32),
@@ -75,6 +81,7 @@ fn call<P: Platform>(proc: &mut Process, p: &mut P, s: Sysno, a: [u64; 6]) -> Sy
         Sysno::getrandom => sys_proc::getrandom(p, a[0], a[1], a[2]),
         Sysno::sched_getaffinity => sys_proc::sched_getaffinity(proc, p, a[0], a[1], a[2]),
         Sysno::sched_yield => Ok(0),
+        Sysno::prctl => sys_proc::prctl(proc, p, a[0], a[1]),
         Sysno::arch_prctl => sys_proc::arch_prctl(p, a[0], a[1]),
         Sysno::set_tid_address => {
             proc.clear_child_tid = a[0];
@@ -107,6 +114,7 @@ fn call<P: Platform>(proc: &mut Process, p: &mut P, s: Sysno, a: [u64; 6]) -> Sy
         // signals
         Sysno::rt_sigaction => sys_signal::rt_sigaction(proc, p, a[0], a[1], a[2], a[3]),
         Sysno::rt_sigprocmask => sys_signal::rt_sigprocmask(proc, p, a[0], a[1], a[2], a[3]),
+        Sysno::rt_sigpending => sys_signal::rt_sigpending(proc, p, a[0], a[1]),
         Sysno::sigaltstack => sys_signal::sigaltstack(proc, p, a[0], a[1]),
         Sysno::kill => sys_signal::kill(proc, a[0] as i32, a[1]),
         Sysno::tkill => sys_signal::tkill(proc, None, a[0], a[1]),
