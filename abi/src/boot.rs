@@ -4,6 +4,8 @@ use crate::linux::{Stat, Termios, Utsname, Winsize};
 
 /// Set in [`BootInfo::flags`]: print diagnostics (faults, warnings).
 pub const FLAG_VERBOSE: u32 = 1;
+/// Set in [`BootInfo::flags`]: print every syscall and its result (like strace).
+pub const FLAG_TRACE: u32 = 2;
 
 /// A region of the program's address space the monitor mapped at load.
 #[repr(C)]
@@ -48,6 +50,9 @@ pub struct BootInfo {
     pub mem_size: u64,
     /// First guest-physical byte the kernel may allocate (page aligned).
     pub free_start: u64,
+    /// A free range of chunk 0 [start, end), used first: memory the host
+    /// already backs, so small programs touch no further huge page.
+    pub low_free: [u64; 2],
     /// Guest-physical address of the top-level page table.
     pub pml4: u64,
     /// Guest-physical address where the kernel image ([`crate::layout::KERNEL_BASE`]) starts.

@@ -31,8 +31,12 @@ pub const USER_END: u64 = 0x8000_0000_0000;
 
 /// All of guest RAM, mapped writable for the kernel (2 MiB pages).
 pub const DIRECT_MAP: u64 = 0xffff_8880_0000_0000;
-/// Where the kernel image is linked.
+/// The kernel's 2 MiB window: one large page onto guest-physical chunk 0
+/// (system pages, early page tables, trampoline, initial stack frames and
+/// the kernel image), so everything the kernel touches costs one fault.
 pub const KERNEL_BASE: u64 = 0xffff_ffff_8000_0000;
+/// Where the kernel image is linked and loaded: KERNEL_BASE + this.
+pub const KERNEL_IMAGE_OFFSET: u64 = 0x10_0000;
 
 /// Physical: GDT (0x1000), TSS (0x1800), IDT (0x2000, 256 gates).
 pub const GDT_PHYS: u64 = 0x1000;
@@ -41,7 +45,9 @@ pub const IDT_PHYS: u64 = 0x2000;
 /// Physical: the boot information, [`BOOT_INFO_SIZE`] bytes.
 pub const BOOT_INFO_PHYS: u64 = 0x3000;
 pub const BOOT_INFO_SIZE: u64 = 0x5000;
-/// Physical: first byte the monitor's allocator hands out.
+/// Physical: the monitor's small allocations (page tables, trampoline,
+/// initial stack) come from [ALLOC_START_PHYS, KERNEL_IMAGE_OFFSET); the
+/// program image and free memory start at 2 MiB.
 pub const ALLOC_START_PHYS: u64 = 0x8000;
 
 /// GDT selectors (index << 3 | RPL).

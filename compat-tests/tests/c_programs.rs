@@ -249,13 +249,6 @@ fn signals_ignore_and_mask() {
     check_c(&uk, "signals", |c| c.arg("basic"));
 }
 
-/// Beyond the basics: a real handler is delivered and returns.
-#[test]
-fn signals_handler() {
-    let uk = uk_run!("signals_handler");
-    check_c(&uk, "signals", |c| c.arg("handler"));
-}
-
 /// Beyond the basics: a blocked signal stays pending; SIG_IGN discards it.
 #[test]
 fn signals_pending_while_blocked() {

@@ -262,7 +262,7 @@ extern "C" {
     pub fn uk_exception_entries();
 }
 
-pub const KSTACK_SIZE: usize = 256 * 1024;
+pub const KSTACK_SIZE: usize = 128 * 1024;
 
 #[repr(C, align(16))]
 pub struct Stack<const N: usize>(pub [u8; N]);
@@ -271,7 +271,7 @@ pub struct Stack<const N: usize>(pub [u8; N]);
 #[no_mangle]
 pub static mut KSTACK: Stack<KSTACK_SIZE> = Stack([0; KSTACK_SIZE]);
 /// The exceptions' stack (IST1).
-pub static mut IST_STACK: Stack<65536> = Stack([0; 65536]);
+pub static mut IST_STACK: Stack<32768> = Stack([0; 32768]);
 /// The slow path's small stack (CPL0 stub, then the rewriter).
 pub static mut SLOW_STACK: Stack<4096> = Stack([0; 4096]);
 static mut USER_RSP_SCRATCH: u64 = 0;

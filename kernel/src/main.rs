@@ -47,7 +47,8 @@ pub fn kernel() -> &'static mut Kernel {
     unsafe { (*core::ptr::addr_of_mut!(KERNEL)).assume_init_mut() }
 }
 
-const HEAP_SIZE: usize = 4 << 20;
+/// The kernel's heap; with the rest of the image it must fit in 1 MiB.
+const HEAP_SIZE: usize = 448 << 10;
 static mut HEAP: [u8; HEAP_SIZE] = [0; HEAP_SIZE];
 
 #[global_allocator]
@@ -65,7 +66,7 @@ pub extern "C" fn kmain(boot: &'static BootInfo) -> ! {
 
     let tty = [boot.stdio[0].is_tty != 0, boot.stdio[1].is_tty != 0, boot.stdio[2].is_tty != 0];
     let clock = Clock::new(boot.tsc_khz, boot.tsc_ref, boot.realtime_ref_ns, boot.monotonic_ref_ns);
-    let mem = mem::Memory::new(boot.pml4, boot.free_start, boot.mem_size);
+    let mem = mem::Memory::new(boot.pml4, boot.low_free, boot.free_start, boot.mem_size);
     let mut machine = Machine::new(mem, console::Console::new(tty), clock, boot.random);
     let start = shim::Platform::clock_ns(&mut machine, false);
     let k = Kernel { proc: Process::from_boot(boot, start), machine, stack_limit: boot.stack_limit, rewritten_sites: 0 };
@@ -88,7 +89,7 @@ fn install_exception_gates() {
             idt.add(2 * v as usize + 1).write_volatile(h >> 32);
         }
     }
-    let ist_top = core::ptr::addr_of_mut!(arch::IST_STACK) as u64 + core::mem::size_of::<arch::Stack<65536>>() as u64;
+    let ist_top = core::ptr::addr_of_mut!(arch::IST_STACK) as u64 + core::mem::size_of::<arch::Stack<32768>>() as u64;
     // SAFETY: the TSS is guest RAM reserved for it; IST1 is at offset 0x24 (unaligned).
     unsafe { ((phys_to_virt(TSS_PHYS) + 0x24) as *mut u64).write_unaligned(ist_top) };
 }

@@ -20,6 +20,7 @@ const GEN_MASK: u64 = 0x7ff << GEN_SHIFT;
 
 pub struct Memory {
     pml4: u64,
+    low: [u64; 2],
     next: u64,
     end: u64,
     free: Vec<u64>,
@@ -64,8 +65,8 @@ pub fn leaf_flags(prot: u32) -> u64 {
 }
 
 impl Memory {
-    pub fn new(pml4: u64, free_start: u64, mem_size: u64) -> Memory {
-        Memory { pml4, next: free_start, end: mem_size, free: Vec::new(), dirty: Vec::new(), gen: 0, flushes: 0 }
+    pub fn new(pml4: u64, low: [u64; 2], free_start: u64, mem_size: u64) -> Memory {
+        Memory { pml4, low, next: free_start, end: mem_size, free: Vec::new(), dirty: Vec::new(), gen: 0, flushes: 0 }
     }
 
     pub fn flush(&mut self) {
@@ -79,6 +80,11 @@ impl Memory {
     pub fn alloc_frame(&mut self) -> Result<u64, Errno> {
         if let Some(f) = self.free.pop() {
             zero_frame(f);
+            return Ok(f);
+        }
+        if self.low[0] + PAGE_SIZE <= self.low[1] {
+            let f = self.low[0];
+            self.low[0] += PAGE_SIZE;
             return Ok(f);
         }
         if self.next + PAGE_SIZE <= self.end {
@@ -107,14 +113,30 @@ impl Memory {
                 let f = self.alloc_frame()?;
                 write_entry(t, i, f | pte::PRESENT | pte::WRITABLE | pte::USER);
                 t = f;
-            } else {
-                if e & pte::HUGE != 0 {
+            } else if e & pte::HUGE != 0 {
+                if level != 1 || !create {
                     return Ok(None);
                 }
+                t = self.split(t, i, e)?;
+            } else {
                 t = e & pte::ADDR_MASK;
             }
         }
         Ok(Some((t, index(va, 0))))
+    }
+
+    /// Replaces the 2 MiB page in slot i of table t by a page table of 512
+    /// 4 KiB pages with the same frames and rights: translations do not
+    /// change, so no flush is needed. Returns the new table.
+    fn split(&mut self, t: u64, i: usize, e: u64) -> Result<u64, Errno> {
+        let pt = self.alloc_frame()?;
+        let base = e & pte::ADDR_MASK & !(abi::layout::HUGE_PAGE_SIZE - 1);
+        let flags = e & !pte::ADDR_MASK & !pte::HUGE;
+        for j in 0..512 {
+            write_entry(pt, j, (base + j as u64 * PAGE_SIZE) | flags);
+        }
+        write_entry(t, i, pt | pte::PRESENT | pte::WRITABLE | pte::USER);
+        Ok(pt)
     }
 
     /// The PTE of a user page, or 0.
@@ -122,8 +144,17 @@ impl Memory {
         let mut t = self.pml4;
         for level in (1..4).rev() {
             let e = read_entry(t, index(va, level));
-            if e & pte::PRESENT == 0 || e & pte::HUGE != 0 {
+            if e & pte::PRESENT == 0 {
                 return 0;
+            }
+            if e & pte::HUGE != 0 {
+                if level != 1 {
+                    return 0;
+                }
+                // A 4 KiB view of the 2 MiB page.
+                let base = e & pte::ADDR_MASK & !(abi::layout::HUGE_PAGE_SIZE - 1);
+                let off = va & (abi::layout::HUGE_PAGE_SIZE - 1) & !(PAGE_SIZE - 1);
+                return (e & !pte::ADDR_MASK & !pte::HUGE) | (base + off);
             }
             t = e & pte::ADDR_MASK;
         }
@@ -145,14 +176,19 @@ impl Memory {
             if self.needs_flush_before_reuse(e) {
                 self.flush();
             }
-            if e & (pte::PRESENT | SW_NONE) != 0 {
-                self.release(e & pte::ADDR_MASK);
-            }
-            let f = match self.alloc_frame() {
-                Ok(f) => f,
-                Err(err) => {
-                    self.unmap(va, page - va);
-                    return Err(err);
+            let f = if e & (pte::PRESENT | SW_NONE) != 0 {
+                // A page that has a frame keeps it, zeroed: its translation
+                // (perhaps cached, perhaps as part of a 2 MiB page) stays right.
+                let f = e & pte::ADDR_MASK;
+                zero_frame(f);
+                f
+            } else {
+                match self.alloc_frame() {
+                    Ok(f) => f,
+                    Err(err) => {
+                        self.unmap(va, page - va);
+                        return Err(err);
+                    }
                 }
             };
             write_entry(t, i, f | leaf_flags(prot));

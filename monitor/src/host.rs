@@ -219,3 +219,20 @@ pub fn poll(events: [u16; 3], timeout_ms: i32) -> [u16; 3] {
     }
     out
 }
+
+/// Maps a file read-only for the life of the process (only the pages read
+/// become resident: the loader reads the headers, segments are read with
+/// pread straight into guest memory).
+pub fn map_file(f: &std::fs::File, len: usize) -> std::io::Result<&'static [u8]> {
+    use std::os::fd::AsRawFd;
+    if len == 0 {
+        return Ok(&[]);
+    }
+    // SAFETY: a new private read-only mapping of an open file; it is never unmapped.
+    let p = unsafe { libc::mmap(std::ptr::null_mut(), len, libc::PROT_READ, libc::MAP_PRIVATE, f.as_raw_fd(), 0) };
+    if p == libc::MAP_FAILED {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: p..p+len is mapped readable for the rest of the process.
+    Ok(unsafe { std::slice::from_raw_parts(p as *const u8, len) })
+}

@@ -7,7 +7,7 @@ mod setup;
 mod sites;
 mod vm;
 
-use abi::boot::{BootInfo, FLAG_VERBOSE};
+use abi::boot::{BootInfo, FLAG_TRACE, FLAG_VERBOSE};
 use abi::layout::*;
 use clap::Parser;
 use guest_mem::GuestMemory;
@@ -42,6 +42,10 @@ struct Cli {
     /// Print diagnostics to stderr: fault details, warnings, exit counts.
     #[arg(short, long)]
     verbose: bool,
+
+    /// Print every syscall the program makes and its result to stderr (like strace).
+    #[arg(long)]
+    trace: bool,
 
     /// Print one line of statistics to stderr when the program ends (exits to the monitor, sites, timing).
     #[arg(long)]
@@ -93,7 +97,7 @@ fn refuse(status: i32, path: &std::path::Path, what: impl std::fmt::Display) -> 
 }
 
 /// Opens and maps the program, refusing what a shell's exec would.
-fn read_program(path: &std::path::Path) -> Result<Vec<u8>, Refusal> {
+fn open_program(path: &std::path::Path) -> Result<(std::fs::File, &'static [u8]), Refusal> {
     let meta = std::fs::metadata(path).map_err(|e| match e.kind() {
         std::io::ErrorKind::NotFound => refuse(127, path, "No such file or directory"),
         _ => refuse(126, path, e),
@@ -104,7 +108,9 @@ fn read_program(path: &std::path::Path) -> Result<Vec<u8>, Refusal> {
     if !meta.is_file() || meta.permissions().mode() & 0o111 == 0 {
         return Err(refuse(126, path, "Permission denied (not executable)"));
     }
-    std::fs::read(path).map_err(|e| refuse(126, path, e))
+    let f = std::fs::File::open(path).map_err(|e| refuse(126, path, e))?;
+    let bytes = host::map_file(&f, meta.len() as usize).map_err(|e| refuse(126, path, e))?;
+    Ok((f, bytes))
 }
 
 fn main() {
@@ -122,8 +128,8 @@ fn main() {
 enum Never {}
 
 fn run(cli: &Cli, t0: Instant) -> Result<Never, Refusal> {
-    let file = read_program(&cli.program)?;
-    let image = loader::parse(&file, PIE_BASE).map_err(|e| refuse(126, &cli.program, e))?;
+    let (file, bytes) = open_program(&cli.program)?;
+    let image = loader::parse(bytes, PIE_BASE).map_err(|e| refuse(126, &cli.program, e))?;
     let internal = |what: String| Refusal { status: EXIT_INTERNAL, msg: what };
 
     let mut mem = GuestMemory::new(cli.memory as usize).map_err(|e| internal(format!("cannot allocate guest memory: {e}")))?;
@@ -174,17 +180,20 @@ fn run(cli: &Cli, t0: Instant) -> Result<Never, Refusal> {
     let (stack, sp) = loader::build_stack(USER_STACK_TOP, &stack_args).map_err(|e| refuse(126, &cli.program, e))?;
     regions.push(b.map_stack(&stack).map_err(setup_err)?);
     let free_start = b.free_start();
+    let low_free = b.low_free();
     let pml4 = b.pml4;
 
+    let t_layout = t0.elapsed();
     let mut vm = vm::Vm::new(&mem, pml4, kernel.entry, kernel.lstar_entry).map_err(|e| internal(e.to_string()))?;
 
     // The boot information.
     // SAFETY: BootInfo is plain integers and arrays: all-zero is a valid value.
     let mut boot: Box<BootInfo> = Box::new(unsafe { std::mem::zeroed() });
     boot.version = abi::hc::ABI_VERSION;
-    boot.flags = if cli.verbose { FLAG_VERBOSE } else { 0 };
+    boot.flags = if cli.verbose { FLAG_VERBOSE } else { 0 } | if cli.trace { FLAG_TRACE } else { 0 };
     boot.mem_size = mem.size();
     boot.free_start = free_start;
+    boot.low_free = low_free;
     boot.pml4 = pml4;
     boot.kernel_phys = kernel.phys;
     let stack_rlimit = host::rlimit(libc::RLIMIT_STACK);
@@ -235,14 +244,17 @@ fn run(cli: &Cli, t0: Instant) -> Result<Never, Refusal> {
         }
     }
     let t_boot = t0.elapsed();
+    let t_vm = t_boot - t_layout;
     let mut exits = vm::ExitCounts::default();
     let outcome = vm.run(&mut mem, &mut exits);
     if cli.stats || cli.verbose {
         eprintln!(
-            "uk-run: stats: {} sites={} ({:?}) setup_us={} total_us={}",
+            "uk-run: stats: {} sites={} ({:?}) layout_us={} vm_us={} setup_us={} total_us={}",
             exits.describe(),
             loaded.sites,
             loaded.sites_source,
+            t_layout.as_micros(),
+            t_vm.as_micros(),
             t_boot.as_micros(),
             t0.elapsed().as_micros()
         );

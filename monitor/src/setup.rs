@@ -28,7 +28,10 @@ pub enum SetupError {
 
 pub struct Builder<'a> {
     pub mem: &'a mut GuestMemory,
+    /// Next free 4 KiB frame of chunk 0, below the kernel image.
     next: u64,
+    /// Next free 2 MiB chunk.
+    next_chunk: u64,
     pub pml4: u64,
 }
 
@@ -62,24 +65,47 @@ fn prot_flags(prot: u32) -> u64 {
 
 impl<'a> Builder<'a> {
     pub fn new(mem: &'a mut GuestMemory) -> Result<Builder<'a>, SetupError> {
-        let mut b = Builder { mem, next: ALLOC_START_PHYS, pml4: 0 };
+        let mut b = Builder { mem, next: ALLOC_START_PHYS, next_chunk: HUGE_PAGE_SIZE, pml4: 0 };
         b.pml4 = b.alloc(PAGE_SIZE)?;
         Ok(b)
     }
 
-    /// Page-aligned, zeroed (never used) guest-physical memory.
+    /// Page-aligned, zeroed (never used) guest-physical memory in chunk 0;
+    /// when that is full, in fresh chunks.
     pub fn alloc(&mut self, bytes: u64) -> Result<u64, SetupError> {
-        let at = self.next;
-        let end = at.checked_add(page_up(bytes)).ok_or(SetupError::OutOfMemory)?;
-        if end > self.mem.size() {
+        let bytes = page_up(bytes);
+        if self.next + bytes <= KERNEL_IMAGE_OFFSET {
+            let at = self.next;
+            self.next += bytes;
+            return Ok(at);
+        }
+        let at = self.next_chunk;
+        self.next_chunk = at.checked_add(bytes).ok_or(SetupError::OutOfMemory)?.div_ceil(PAGE_SIZE) * PAGE_SIZE;
+        if self.next_chunk > self.mem.size() {
             return Err(SetupError::OutOfMemory);
         }
-        self.next = end;
         Ok(at)
     }
 
+    /// A zeroed, 2 MiB-aligned chunk.
+    fn alloc_chunk(&mut self) -> Result<u64, SetupError> {
+        let at = self.next_chunk.div_ceil(HUGE_PAGE_SIZE) * HUGE_PAGE_SIZE;
+        let end = at + HUGE_PAGE_SIZE;
+        if end > self.mem.size() {
+            return Err(SetupError::OutOfMemory);
+        }
+        self.next_chunk = end;
+        Ok(at)
+    }
+
+    /// The unused rest of chunk 0's small-allocation area.
+    pub fn low_free(&self) -> [u64; 2] {
+        [self.next, KERNEL_IMAGE_OFFSET]
+    }
+
+    /// Where the kernel's own frame allocator starts.
     pub fn free_start(&self) -> u64 {
-        self.next
+        self.next_chunk
     }
 
     /// The leaf slot for `va`, creating tables (writable, user) on the way.
@@ -105,28 +131,29 @@ impl<'a> Builder<'a> {
         Ok(())
     }
 
+    /// Maps a 2 MiB page (va and phys 2 MiB aligned).
+    fn map_huge(&mut self, va: u64, phys: u64, flags: u64) -> Result<(), SetupError> {
+        let mut table = self.pml4;
+        for level in [3u32, 2] {
+            let at = table + 8 * ((va >> (12 + 9 * level)) & 511);
+            let e = self.mem.read_u64(at)?;
+            table = if e & pte::PRESENT != 0 {
+                e & pte::ADDR_MASK
+            } else {
+                let t = self.alloc(PAGE_SIZE)?;
+                self.mem.write_u64(at, t | pte::PRESENT | pte::WRITABLE | pte::USER)?;
+                t
+            };
+        }
+        self.mem.write_u64(table + 8 * ((va >> 21) & 511), phys | flags | pte::HUGE)?;
+        Ok(())
+    }
+
     /// All of guest RAM at DIRECT_MAP, with 2 MiB pages.
     pub fn map_direct(&mut self) -> Result<(), SetupError> {
-        let size = self.mem.size();
-        let mut pa = 0;
-        while pa < size {
-            let va = DIRECT_MAP + pa;
-            let mut table = self.pml4;
-            for level in [3u32, 2] {
-                let at = table + 8 * ((va >> (12 + 9 * level)) & 511);
-                let e = self.mem.read_u64(at)?;
-                table = if e & pte::PRESENT != 0 {
-                    e & pte::ADDR_MASK
-                } else {
-                    let t = self.alloc(PAGE_SIZE)?;
-                    self.mem.write_u64(at, t | pte::PRESENT | pte::WRITABLE | pte::USER)?;
-                    t
-                };
-            }
-            let at = table + 8 * ((va >> 21) & 511);
-            let flags = pte::PRESENT | pte::WRITABLE | pte::USER | pte::HUGE | pte::NO_EXECUTE;
-            self.mem.write_u64(at, pa | flags)?;
-            pa += HUGE_PAGE_SIZE;
+        let flags = pte::PRESENT | pte::WRITABLE | pte::USER | pte::NO_EXECUTE;
+        for pa in (0..self.mem.size()).step_by(HUGE_PAGE_SIZE as usize) {
+            self.map_huge(DIRECT_MAP + pa, pa, flags)?;
         }
         Ok(())
     }
@@ -144,6 +171,11 @@ impl<'a> Builder<'a> {
             let e = self.mem.read_u64(table + 8 * ((va >> (12 + 9 * level)) & 511))?;
             if e & pte::PRESENT == 0 {
                 return Ok(None);
+            }
+            if level == 1 && e & pte::HUGE != 0 {
+                // A 4 KiB view of the 2 MiB page.
+                let base = e & pte::ADDR_MASK & !(HUGE_PAGE_SIZE - 1);
+                return Ok(Some((e & !pte::HUGE & !pte::ADDR_MASK) | (base + (va & (HUGE_PAGE_SIZE - 1) & !(PAGE_SIZE - 1)))));
             }
             if level == 0 {
                 return Ok(Some(e));
@@ -179,29 +211,23 @@ impl<'a> Builder<'a> {
         Ok(out)
     }
 
-    /// Loads the embedded kernel ELF at its link addresses.
+    /// Loads the embedded kernel ELF into chunk 0 and maps the kernel window.
     pub fn load_kernel(&mut self, elf_bytes: &[u8]) -> Result<KernelInfo, SetupError> {
         let bad = |m: &str| SetupError::Kernel(m.to_string());
         let elf = Elf::parse(elf_bytes).map_err(|e| SetupError::Kernel(e.to_string()))?;
         let loads: Vec<_> = elf.program_headers.iter().filter(|p| p.p_type == PT_LOAD && p.p_memsz > 0).collect();
         let lo = loads.iter().map(|p| page_down(p.p_vaddr)).min().ok_or_else(|| bad("no segments"))?;
         let hi = loads.iter().map(|p| page_up(p.p_vaddr + p.p_memsz)).max().unwrap_or(lo);
-        if lo != KERNEL_BASE {
-            return Err(bad("not linked at KERNEL_BASE"));
+        if lo != KERNEL_BASE + KERNEL_IMAGE_OFFSET || hi > KERNEL_BASE + HUGE_PAGE_SIZE {
+            return Err(bad("not linked inside the kernel window (KERNEL_BASE + 1 MiB, at most 1 MiB)"));
         }
-        let phys = self.alloc(hi - lo)?;
         for p in &loads {
-            let prot = (if p.is_write() { PROT_WRITE } else { 0 }) | (if p.is_executable() { PROT_EXEC } else { 0 });
-            let mut va = page_down(p.p_vaddr);
-            while va < p.p_vaddr + p.p_memsz {
-                self.map_page(va, phys + (va - lo), prot_flags(prot))?;
-                va += PAGE_SIZE;
-            }
             let file = elf_bytes
                 .get(p.p_offset as usize..(p.p_offset + p.p_filesz) as usize)
                 .ok_or_else(|| bad("truncated"))?;
-            self.mem.slice_mut(abi::GuestPhys(phys + (p.p_vaddr - lo)), p.p_filesz)?.copy_from_slice(file);
+            self.mem.slice_mut(abi::GuestPhys(p.p_vaddr - KERNEL_BASE), p.p_filesz)?.copy_from_slice(file);
         }
+        self.map_huge(KERNEL_BASE, 0, pte::PRESENT | pte::WRITABLE | pte::USER)?;
         let sym = |name: &str| {
             elf.syms
                 .iter()
@@ -209,7 +235,7 @@ impl<'a> Builder<'a> {
                 .map(|s| s.st_value)
                 .ok_or_else(|| SetupError::Kernel(format!("symbol {name} missing")))
         };
-        Ok(KernelInfo { entry: elf.entry, syscall_entry: sym("uk_syscall_entry")?, lstar_entry: sym("uk_lstar_entry")?, phys })
+        Ok(KernelInfo { entry: elf.entry, syscall_entry: sym("uk_syscall_entry")?, lstar_entry: sym("uk_lstar_entry")?, phys: 0 })
     }
 
     /// The trampoline page at virtual address 0: a sled of one-byte NOPs for
@@ -251,15 +277,44 @@ impl<'a> Builder<'a> {
         Ok(())
     }
 
-    /// Loads the program's segments and rewrites its syscall sites.
-    pub fn load_program(&mut self, file: &[u8], image: &loader::Image, use_cache: bool) -> Result<Loaded, SetupError> {
+    /// Loads the program's segments (read from `file` straight into guest
+    /// memory) into 2 MiB chunks mapped with 2 MiB pages, and rewrites its
+    /// syscall sites. Segments sharing a chunk share its (merged) rights;
+    /// the kernel's bookkeeping keeps each segment's own.
+    pub fn load_program(&mut self, file: &std::fs::File, image: &loader::Image, use_cache: bool) -> Result<Loaded, SetupError> {
+        use std::os::unix::fs::FileExt;
         let mut regions = Vec::new();
+        let mut chunks: Vec<(u64, u64, u64)> = Vec::new(); // (va, phys, flags)
         for s in &image.segments {
             let prot = (if s.prot.read { PROT_READ } else { 0 })
                 | (if s.prot.write { PROT_WRITE } else { 0 })
                 | (if s.prot.exec { PROT_EXEC } else { 0 });
-            self.map_user(s.vaddr, s.memsz, prot)?;
-            self.write_virt(s.vaddr, &file[s.offset as usize..(s.offset + s.filesz) as usize])?;
+            let first = s.vaddr & !(HUGE_PAGE_SIZE - 1);
+            for va in (first..s.vaddr + s.memsz).step_by(HUGE_PAGE_SIZE as usize) {
+                match chunks.iter_mut().find(|c| c.0 == va) {
+                    Some(c) => {
+                        c.2 |= prot_flags(prot) & !pte::NO_EXECUTE;
+                        if prot & PROT_EXEC != 0 {
+                            c.2 &= !pte::NO_EXECUTE;
+                        }
+                    }
+                    None => {
+                        let phys = self.alloc_chunk()?;
+                        chunks.push((va, phys, prot_flags(prot)));
+                    }
+                }
+            }
+            // Copy the file bytes, chunk by chunk.
+            let mut done = 0u64;
+            while done < s.filesz {
+                let va = s.vaddr + done;
+                let c = chunks.iter().find(|c| c.0 == va & !(HUGE_PAGE_SIZE - 1)).expect("chunk mapped above");
+                let off = va - c.0;
+                let n = (HUGE_PAGE_SIZE - off).min(s.filesz - done);
+                let dst = self.mem.slice_mut(abi::GuestPhys(c.1 + off), n)?;
+                file.read_exact_at(dst, s.offset + done).map_err(|_| loader::LoadError::Corrupt("file changed while loading"))?;
+                done += n;
+            }
             let start = page_down(s.vaddr);
             let start = regions.last().map_or(start, |r: &UserRegion| start.max(r.end));
             let end = page_up(s.vaddr + s.memsz);
@@ -267,18 +322,31 @@ impl<'a> Builder<'a> {
                 regions.push(UserRegion { start, end, prot, kind: REGION_IMAGE });
             }
         }
+        for &(va, phys, flags) in &chunks {
+            self.map_huge(va, phys, flags)?;
+        }
         if regions.len() + 2 > MAX_REGIONS {
             return Err(SetupError::TooManySegments(regions.len()));
         }
-        let code: Vec<sites::Code<'_>> = image
-            .segments
-            .iter()
-            .filter(|s| s.prot.exec)
-            .map(|s| sites::Code { vaddr: s.vaddr, bytes: &file[s.offset as usize..(s.offset + s.filesz) as usize] })
-            .collect();
-        let (found, source) = sites::find(&code, use_cache);
+        // Code spanning chunks is decoded from a contiguous copy; the rest in place.
+        let mut spanning = Vec::new();
+        for s in image.segments.iter().filter(|s| s.prot.exec) {
+            if (s.vaddr & (HUGE_PAGE_SIZE - 1)) + s.filesz > HUGE_PAGE_SIZE {
+                spanning.push((s.vaddr, self.read_virt(s.vaddr, s.filesz as usize)?));
+            }
+        }
+        let mut views = Vec::new();
+        for s in image.segments.iter().filter(|s| s.prot.exec) {
+            if let Some((va, bytes)) = spanning.iter().find(|(va, _)| *va == s.vaddr) {
+                views.push(sites::Code { vaddr: *va, bytes });
+            } else {
+                let c = chunks.iter().find(|c| c.0 == s.vaddr & !(HUGE_PAGE_SIZE - 1)).expect("chunk");
+                views.push(sites::Code { vaddr: s.vaddr, bytes: self.mem.slice(abi::GuestPhys(c.1 + s.vaddr - c.0), s.filesz)? });
+            }
+        }
+        let (found, source) = sites::find(&views, use_cache);
+        drop(views);
         for &site in &found {
-            debug_assert_eq!(self.read_virt(site, 2)?, loader::SYSCALL);
             self.write_virt(site, &loader::CALL_RAX)?;
         }
         Ok(Loaded { entry: image.entry, brk_start: image.brk_start, regions, sites: found.len(), sites_source: source })

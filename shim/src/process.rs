@@ -41,6 +41,7 @@ pub struct Process {
     pub no_new_privs: bool,
     pub pdeathsig: u32,
     verbose: bool,
+    pub trace: bool,
     warned: [u64; 8],
 }
 
@@ -99,6 +100,7 @@ impl Process {
             no_new_privs: false,
             pdeathsig: 0,
             verbose: b.flags & abi::boot::FLAG_VERBOSE != 0,
+            trace: b.flags & abi::boot::FLAG_TRACE != 0,
             warned: [0; 8],
         }
     }

@@ -59,7 +59,7 @@ pub fn read<P: Platform>(proc: &mut Process, p: &mut P, fd: u64, buf: u64, len: 
             let mut probe = [0u8; 1];
             p.read_user(buf, &mut probe)?;
             p.read_user(buf + len - 1, &mut probe)?;
-            let mut chunk = alloc::vec![0u8; len.min(1 << 20) as usize];
+            let mut chunk = alloc::vec![0u8; len.min(64 << 10) as usize];
             let t0 = p.clock_ns(false);
             let n = p.host_read(host_fd, &mut chunk)?;
             proc.blocked_ns += p.clock_ns(false).saturating_sub(t0);

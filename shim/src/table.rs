@@ -24,6 +24,13 @@ pub fn dispatch<P: Platform>(proc: &mut Process, p: &mut P, nr: u64, a: [u64; 6]
             Err(Errno::ENOSYS)
         }
     };
+    if proc.trace {
+        let name = Sysno::new(nr as usize).map_or("?", |s| s.name());
+        match ret {
+            Ok(v) => p.warn(format_args!("trace: {name}({:#x}, {:#x}, {:#x}, {:#x}) = {v:#x}", a[0], a[1], a[2], a[3])),
+            Err(e) => p.warn(format_args!("trace: {name}({:#x}, {:#x}, {:#x}, {:#x}) = -{e:?}", a[0], a[1], a[2], a[3])),
+        }
+    }
     sys_signal::deliver_pending(proc, p);
     match ret {
         Ok(v) => v as i64,
