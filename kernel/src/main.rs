@@ -35,6 +35,7 @@ pub struct Kernel {
 }
 
 static mut KERNEL: MaybeUninit<Kernel> = MaybeUninit::uninit();
+static PROGRAM_STARTED: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
 
 /// The kernel's state.
 ///
@@ -72,6 +73,7 @@ pub extern "C" fn kmain(boot: &'static BootInfo) -> ! {
     let k = Kernel { proc: Process::from_boot(boot, start), machine, stack_limit: boot.stack_limit, rewritten_sites: 0 };
     // SAFETY: the program has not run yet: nothing else refers to KERNEL.
     unsafe { (*core::ptr::addr_of_mut!(KERNEL)).write(k) };
+    PROGRAM_STARTED.store(true, core::sync::atomic::Ordering::Relaxed);
     // SAFETY: entry and sp are the program's, as the monitor loaded it.
     unsafe { arch::enter_user(boot.entry, boot.sp) }
 }
@@ -103,7 +105,9 @@ pub extern "C" fn uk_syscall(f: &mut SyscallFrame) {
 
 /// Reports a kernel failure to the monitor, after the program's output.
 pub fn kernel_panic(msg: &str) -> ! {
-    kernel().machine.console.flush();
+    if PROGRAM_STARTED.load(core::sync::atomic::Ordering::Relaxed) {
+        kernel().machine.console.flush();
+    }
     hypercall::panic(msg.as_bytes())
 }
 
@@ -123,5 +127,10 @@ fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
     // SAFETY: a panic ends the VM; this buffer is used once.
     let b = unsafe { &mut *core::ptr::addr_of_mut!(PANIC_BUF) };
     let _ = write!(b, "{info}");
+    // Nothing the program wrote is lost, even now (KERNEL is set up before
+    // the program runs, which is the only time its console holds output).
+    if PROGRAM_STARTED.load(core::sync::atomic::Ordering::Relaxed) {
+        kernel().machine.console.flush();
+    }
     hypercall::panic(&b.0[..b.1])
 }

@@ -9,7 +9,6 @@
 
 use abi::layout::{phys_to_virt, pte, PAGE_SIZE};
 use abi::linux::{Errno, PROT_EXEC, PROT_WRITE};
-use alloc::vec::Vec;
 
 /// Software bits of a non-present PTE (bits 52..62 are ignored by the CPU).
 const SW_STALE: u64 = 1 << 9;
@@ -23,8 +22,11 @@ pub struct Memory {
     low: [u64; 2],
     next: u64,
     end: u64,
-    free: Vec<u64>,
-    dirty: Vec<u64>,
+    /// Free frames, as a list threaded through the frames themselves
+    /// (first 8 bytes: the next frame, 0 ends it): no heap, any size.
+    free: u64,
+    /// Frames released since the last flush: (head, tail).
+    dirty: (u64, u64),
     gen: u64,
     pub flushes: u64,
 }
@@ -66,19 +68,25 @@ pub fn leaf_flags(prot: u32) -> u64 {
 
 impl Memory {
     pub fn new(pml4: u64, low: [u64; 2], free_start: u64, mem_size: u64) -> Memory {
-        Memory { pml4, low, next: free_start, end: mem_size, free: Vec::new(), dirty: Vec::new(), gen: 0, flushes: 0 }
+        Memory { pml4, low, next: free_start, end: mem_size, free: 0, dirty: (0, 0), gen: 0, flushes: 0 }
     }
 
     pub fn flush(&mut self) {
         crate::hypercall::flush_tlb();
         self.flushes += 1;
         self.gen = (self.gen + 1) & 0x7ff;
-        self.free.append(&mut self.dirty);
+        let (head, tail) = core::mem::replace(&mut self.dirty, (0, 0));
+        if head != 0 {
+            write_entry(tail, 0, self.free);
+            self.free = head;
+        }
     }
 
     /// A zeroed frame.
     pub fn alloc_frame(&mut self) -> Result<u64, Errno> {
-        if let Some(f) = self.free.pop() {
+        if self.free != 0 {
+            let f = self.free;
+            self.free = read_entry(f, 0);
             zero_frame(f);
             return Ok(f);
         }
@@ -93,7 +101,7 @@ impl Memory {
             self.next += PAGE_SIZE;
             return Ok(f);
         }
-        if !self.dirty.is_empty() {
+        if self.dirty.0 != 0 {
             self.flush();
             return self.alloc_frame();
         }
@@ -197,7 +205,11 @@ impl Memory {
     }
 
     fn release(&mut self, frame: u64) {
-        self.dirty.push(frame);
+        write_entry(frame, 0, self.dirty.0);
+        if self.dirty.0 == 0 {
+            self.dirty.1 = frame;
+        }
+        self.dirty.0 = frame;
     }
 
     pub fn unmap(&mut self, va: u64, len: u64) {
