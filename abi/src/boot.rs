@@ -41,6 +41,25 @@ pub struct StdioInfo {
     pub winsize: Winsize,
 }
 
+/// One row of the vCPU's CPUID table (as KVM's `kvm_cpuid_entry2`).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CpuidEntry {
+    pub function: u32,
+    pub index: u32,
+    /// Bit 0: `index` (ecx) selects the row.
+    pub flags: u32,
+    pub eax: u32,
+    pub ebx: u32,
+    pub ecx: u32,
+    pub edx: u32,
+    pub _pad: u32,
+}
+
+pub const CPUID_FLAG_SIGNIFICANT_INDEX: u32 = 1;
+pub const MAX_CPUID_ENTRIES: usize = 96;
+pub const MAX_CPUID_SITES: usize = 128;
+
 #[repr(C)]
 #[derive(Clone, Copy)]
 pub struct BootInfo {
@@ -73,6 +92,13 @@ pub struct BootInfo {
     pub tsc_ref: u64,
     pub realtime_ref_ns: u64,
     pub monotonic_ref_ns: u64,
+
+    /// `cpuid` instructions rewritten to `call *%rax` (sorted), and the
+    /// table the kernel answers them from.
+    pub ncpuid_sites: u64,
+    pub cpuid_sites: [u64; MAX_CPUID_SITES],
+    pub ncpuid: u64,
+    pub cpuid: [CpuidEntry; MAX_CPUID_ENTRIES],
 
     /// Seed for the guest's random number generator (AT_RANDOM used 16 other bytes).
     pub random: [u8; 32],

@@ -103,6 +103,11 @@ pub struct Exit {
     /// IN: the status, as given to exit_group (the low 8 bits count).
     pub status: i32,
     pub _pad: u32,
+    /// IN: the kernel's counters, for --stats: syscalls served, `syscall`
+    /// sites rewritten at run time (slow path), TLB flushes.
+    pub syscalls: u64,
+    pub slow_sites: u64,
+    pub flushes: u64,
 }
 
 /// Port [`Port::Killed`]: the monitor ends itself with `signal`, without a
@@ -214,7 +219,7 @@ mod tests {
     fn structs_have_stable_sizes() {
         assert_eq!(size_of::<ConsoleRecord>(), 8);
         assert_eq!(size_of::<ConsoleWrite>(), 24);
-        assert_eq!(size_of::<Exit>(), 8);
+        assert_eq!(size_of::<Exit>(), 32);
         assert_eq!(size_of::<Killed>(), 32);
         assert_eq!(size_of::<Read>(), 32);
         assert_eq!(size_of::<Clock>(), 16);

@@ -17,6 +17,9 @@ pub const HUGE_PAGE_SIZE: u64 = 2 << 20;
 pub const TRAMPOLINE: u64 = 0;
 /// Length of the landing sled: syscall numbers below this reach the entry.
 pub const TRAMPOLINE_SLED: u64 = 512;
+/// More trampoline pages, for rewritten `cpuid` sites whose leaf (in rax)
+/// is a hypervisor (0x4000_0000..) or extended (0x8000_0000..) leaf.
+pub const CPUID_TRAMPOLINES: [u64; 2] = [0x4000_0000, 0x8000_0000];
 
 /// Top of the program's initial stack (exclusive).
 pub const USER_STACK_TOP: u64 = 0x7fff_ffff_f000;

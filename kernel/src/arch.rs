@@ -30,10 +30,19 @@ pub struct SyscallFrame {
     pub r13: u64,
     pub r14: u64,
     pub r15: u64,
+    /// rcx and r11 as the program had them (the `syscall` ABI clobbers them;
+    /// a rewritten `cpuid` must not).
+    pub rcx: u64,
+    pub r11: u64,
     pub rflags: u64,
     pub rip: u64,
     pub rsp: u64,
 }
+
+/// What `uk_syscall` asks the entry to return with.
+pub const RETURN_SYSCALL: u64 = 0;
+/// Return as from `cpuid`: every register from the frame, rcx and r11 included.
+pub const RETURN_CPUID: u64 = 1;
 
 /// The registers at a CPU exception taken at CPL3 through an IST gate.
 #[repr(C)]
@@ -75,12 +84,15 @@ _start:
 
     .global uk_syscall_entry
 uk_syscall_entry:
+    mov [rip + {r11_scratch}], r11
     pop r11
     mov [rip + {scratch}], rsp
     lea rsp, [rip + {kstack} + {kstack_size}]
     push qword ptr [rip + {scratch}]
     push r11
     pushfq
+    push qword ptr [rip + {r11_scratch}]
+    push rcx
     push r15
     push r14
     push r13
@@ -97,6 +109,8 @@ uk_syscall_entry:
     cld
     mov rdi, rsp
     call {syscall}
+    test eax, eax
+    jnz 2f
     pop rax
     pop rdx
     pop rsi
@@ -110,11 +124,34 @@ uk_syscall_entry:
     pop r13
     pop r14
     pop r15
+    add rsp, 16
     mov r11, [rsp]
     mov rcx, [rsp + 8]
     popfq
     mov rsp, [rsp + 8]
     jmp rcx
+    // A rewritten cpuid: every register as the frame holds it.
+2:
+    mov rax, [rsp + 16 * 8]
+    mov [rip + {scratch}], rax
+    pop rax
+    pop rdx
+    pop rsi
+    pop rdi
+    pop r8
+    pop r9
+    pop r10
+    pop rbx
+    pop rbp
+    pop r12
+    pop r13
+    pop r14
+    pop r15
+    pop rcx
+    pop r11
+    popfq
+    mov rsp, [rsp + 8]
+    jmp qword ptr [rip + {scratch}]
 
     // CPL0, from `syscall` at CPL3: rcx = return rip, r11 = rflags, rsp = caller's.
     // Leaves CPL0 at once by iretq to CPL3 code (sysret is not supported under PVM).
@@ -204,6 +241,7 @@ uk_exception_entries:
     kstack = sym KSTACK,
     kstack_size = const KSTACK_SIZE,
     scratch = sym USER_RSP_SCRATCH,
+    r11_scratch = sym USER_R11_SCRATCH,
     slow_rsp = sym SLOW_USER_RSP,
     slow_stack = sym SLOW_STACK,
     user_ss = const abi::layout::SEL_USER_DATA as u64,
@@ -275,6 +313,7 @@ pub static mut IST_STACK: Stack<32768> = Stack([0; 32768]);
 /// The slow path's small stack (CPL0 stub, then the rewriter).
 pub static mut SLOW_STACK: Stack<4096> = Stack([0; 4096]);
 static mut USER_RSP_SCRATCH: u64 = 0;
+static mut USER_R11_SCRATCH: u64 = 0;
 static mut SLOW_USER_RSP: u64 = 0;
 
 /// Runs the program from its entry point with its initial stack, registers

@@ -40,8 +40,8 @@ pub fn console_write(records: &[u8]) -> i32 {
     a.error
 }
 
-pub fn exit(status: i32) -> ! {
-    let mut a = hc::Exit { status, _pad: 0 };
+pub fn exit(status: i32, syscalls: u64, slow_sites: u64, flushes: u64) -> ! {
+    let mut a = hc::Exit { status, _pad: 0, syscalls, slow_sites, flushes };
     call(Port::Exit, &mut a);
     unreachable_halt()
 }

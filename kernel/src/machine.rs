@@ -123,7 +123,8 @@ impl Platform for Machine {
 
     fn exit(&mut self, status: i32) -> ! {
         self.end();
-        hypercall::exit(status)
+        let k = crate::kernel();
+        hypercall::exit(status, k.syscalls, k.rewritten_sites, self.mem.flushes)
     }
 
     fn kill(&mut self, signal: u32, fault: Option<FaultInfo>) -> ! {

@@ -14,6 +14,7 @@ extern crate alloc;
 
 mod arch;
 mod console;
+mod cpuid;
 mod hypercall;
 mod machine;
 mod mem;
@@ -28,10 +29,12 @@ use machine::{Clock, Machine};
 use shim::Process;
 
 pub struct Kernel {
+    pub cpuid: cpuid::Cpuid,
     pub proc: Process,
     pub machine: Machine,
     pub stack_limit: u64,
     pub rewritten_sites: u64,
+    pub syscalls: u64,
 }
 
 static mut KERNEL: MaybeUninit<Kernel> = MaybeUninit::uninit();
@@ -70,7 +73,7 @@ pub extern "C" fn kmain(boot: &'static BootInfo) -> ! {
     let mem = mem::Memory::new(boot.pml4, boot.low_free, boot.free_start, boot.mem_size);
     let mut machine = Machine::new(mem, console::Console::new(tty), clock, boot.random);
     let start = shim::Platform::clock_ns(&mut machine, false);
-    let k = Kernel { proc: Process::from_boot(boot, start), machine, stack_limit: boot.stack_limit, rewritten_sites: 0 };
+    let k = Kernel { cpuid: cpuid::Cpuid::new(boot), proc: Process::from_boot(boot, start), machine, stack_limit: boot.stack_limit, rewritten_sites: 0, syscalls: 0 };
     // SAFETY: the program has not run yet: nothing else refers to KERNEL.
     unsafe { (*core::ptr::addr_of_mut!(KERNEL)).write(k) };
     PROGRAM_STARTED.store(true, core::sync::atomic::Ordering::Relaxed);
@@ -96,11 +99,19 @@ fn install_exception_gates() {
     unsafe { ((phys_to_virt(TSS_PHYS) + 0x24) as *mut u64).write_unaligned(ist_top) };
 }
 
-/// Called by `uk_syscall_entry` for every syscall.
-pub extern "C" fn uk_syscall(f: &mut SyscallFrame) {
+/// Called by `uk_syscall_entry` for every syscall (and rewritten `cpuid`);
+/// returns how to go back.
+pub extern "C" fn uk_syscall(f: &mut SyscallFrame) -> u64 {
     let k = kernel();
+    if k.cpuid.is_site(f.rip) {
+        let r = k.cpuid.query(f.rax as u32, f.rcx as u32);
+        (f.rax, f.rbx, f.rcx, f.rdx) = (r[0] as u64, r[1] as u64, r[2] as u64, r[3] as u64);
+        return arch::RETURN_CPUID;
+    }
+    k.syscalls += 1;
     let args = [f.rdi, f.rsi, f.rdx, f.r10, f.r8, f.r9];
     f.rax = shim::table::dispatch(&mut k.proc, &mut k.machine, f.rax, args) as u64;
+    arch::RETURN_SYSCALL
 }
 
 /// Reports a kernel failure to the monitor, after the program's output.

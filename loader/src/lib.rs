@@ -26,7 +26,7 @@ mod rewrite;
 mod stack;
 
 pub use elf::{parse, Image, Kind, Prot, Segment};
-pub use rewrite::{find_syscall_sites, CALL_RAX, SYSCALL};
+pub use rewrite::{find_sites, find_syscall_sites, Sites, CALL_RAX, CPUID, SYSCALL};
 pub use stack::{build_stack, StackArgs};
 
 /// The page size of x86-64 user space.

@@ -21,6 +21,46 @@ use iced_x86::{Code, Decoder, DecoderOptions, Instruction};
 pub const CALL_RAX: [u8; 2] = [0xff, 0xd0];
 /// `syscall`.
 pub const SYSCALL: [u8; 2] = [0x0f, 0x05];
+/// The `cpuid` instruction.
+pub const CPUID: [u8; 2] = [0x0f, 0xa2];
+
+/// The instructions the loader rewrites to [`CALL_RAX`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Sites {
+    /// Addresses of the `0f 05` bytes of every `syscall`.
+    pub syscall: Vec<u64>,
+    /// Addresses of every unprefixed `cpuid` (an exit on hosts that trap it;
+    /// the kernel answers it from the vCPU's CPUID table instead).
+    pub cpuid: Vec<u64>,
+}
+
+/// Every `syscall` and unprefixed `cpuid` in `code` (loaded at `vaddr`),
+/// by the same linear sweep as [`find_syscall_sites`].
+pub fn find_sites(code: &[u8], vaddr: u64) -> Sites {
+    let mut sites = Sites::default();
+    let Some(last) = code.windows(2).rposition(|w| w == SYSCALL || w == CPUID) else {
+        return sites;
+    };
+    let mut decoder = Decoder::with_ip(64, code, vaddr, DecoderOptions::NONE);
+    let mut instr = Instruction::default();
+    while decoder.position() <= last {
+        let pos = decoder.position();
+        decoder.decode_out(&mut instr);
+        match instr.code() {
+            Code::Syscall => sites.syscall.push(instr.next_ip() - SYSCALL.len() as u64),
+            Code::Cpuid if instr.len() == CPUID.len() => sites.cpuid.push(instr.ip()),
+            Code::INVALID => {
+                let next = pos + 1;
+                if decoder.set_position(next).is_err() {
+                    break;
+                }
+                decoder.set_ip(vaddr.wrapping_add(next as u64));
+            }
+            _ => {}
+        }
+    }
+    sites
+}
 
 /// Every `syscall` instruction found by a linear-sweep decode (64-bit mode)
 /// of `code`, which is loaded at `vaddr`, in ascending order.
@@ -70,6 +110,17 @@ mod tests {
             .into_iter()
             .map(|a| a - BASE)
             .collect()
+    }
+
+    #[test]
+    fn cpuid_sites_are_found_beside_syscalls() {
+        // xor eax,eax; cpuid; mov eax,0x39; syscall; mov eax,0xa20f (bytes 0f a2 inside)
+        let code = [0x31, 0xc0, 0x0f, 0xa2, 0xb8, 0x39, 0, 0, 0, 0x0f, 0x05, 0xb8, 0x0f, 0xa2, 0, 0];
+        let s = find_sites(&code, 0x1000);
+        assert_eq!(s.cpuid, [0x1002]);
+        assert_eq!(s.syscall, [0x1009]);
+        // A prefixed cpuid is left alone.
+        assert_eq!(find_sites(&[0x66, 0x0f, 0xa2], 0).cpuid, Vec::<u64>::new());
     }
 
     #[test]

@@ -142,7 +142,7 @@ fn run(cli: &Cli, t0: Instant) -> Result<Never, Refusal> {
     b.write_gdt().map_err(setup_err)?;
     b.map_doorbells().map_err(setup_err)?;
     let kernel = b.load_kernel(KERNEL_ELF).map_err(setup_err)?;
-    let mut regions = vec![b.map_trampoline(kernel.syscall_entry).map_err(setup_err)?];
+    let mut regions = b.map_trampolines(kernel.syscall_entry).map_err(setup_err)?;
     let loaded = b.load_program(&file, &image, !cli.no_cache).map_err(setup_err)?;
     regions.extend_from_slice(&loaded.regions);
 
@@ -205,6 +205,12 @@ fn run(cli: &Cli, t0: Instant) -> Result<Never, Refusal> {
     boot.nregions = regions.len() as u64;
     boot.regions[..regions.len()].copy_from_slice(&regions);
     boot.random.copy_from_slice(&random[16..48]);
+    boot.ncpuid_sites = loaded.cpuid_sites.len() as u64;
+    boot.cpuid_sites[..loaded.cpuid_sites.len()].copy_from_slice(&loaded.cpuid_sites);
+    let table = vm.cpuid_table().map_err(|e| internal(e.to_string()))?;
+    let n = table.len().min(boot.cpuid.len());
+    boot.cpuid[..n].copy_from_slice(&table[..n]);
+    boot.ncpuid = n as u64;
     (boot.pid, boot.ppid, boot.uid, boot.euid, boot.gid, boot.egid) = (ids.pid, ids.ppid, ids.uid, ids.euid, ids.gid, ids.egid);
     boot.rlimit_stack = stack_rlimit;
     boot.rlimit_nofile = host::rlimit(libc::RLIMIT_NOFILE);
@@ -248,10 +254,15 @@ fn run(cli: &Cli, t0: Instant) -> Result<Never, Refusal> {
     let mut exits = vm::ExitCounts::default();
     let outcome = vm.run(&mut mem, &mut exits);
     if cli.stats || cli.verbose {
+        let kernel = match &outcome {
+            Ok(vm::Outcome::Exited(e)) => format!(" syscalls={} slow_sites={} flushes={}", e.syscalls, e.slow_sites, e.flushes),
+            _ => String::new(),
+        };
         eprintln!(
-            "uk-run: stats: {} sites={} ({:?}) layout_us={} vm_us={} setup_us={} total_us={}",
+            "uk-run: stats: {}{kernel} sites={} cpuid_sites={} ({:?}) layout_us={} vm_us={} setup_us={} total_us={}",
             exits.describe(),
             loaded.sites,
+            loaded.cpuid_sites.len(),
             loaded.sites_source,
             t_layout.as_micros(),
             t_vm.as_micros(),
@@ -260,7 +271,7 @@ fn run(cli: &Cli, t0: Instant) -> Result<Never, Refusal> {
         );
     }
     match outcome {
-        Ok(vm::Outcome::Exited(status)) => std::process::exit(status & 0xff),
+        Ok(vm::Outcome::Exited(e)) => std::process::exit(e.status & 0xff),
         Ok(vm::Outcome::Killed(k)) => {
             if cli.verbose {
                 let what = if k.vector == u32::MAX {

@@ -41,6 +41,8 @@ pub struct Loaded {
     pub brk_start: u64,
     pub regions: Vec<UserRegion>,
     pub sites: usize,
+    /// The rewritten cpuid sites, sorted.
+    pub cpuid_sites: Vec<u64>,
     pub sites_source: sites::Source,
 }
 
@@ -241,7 +243,15 @@ impl<'a> Builder<'a> {
     /// The trampoline page at virtual address 0: a sled of one-byte NOPs for
     /// every syscall number, then `jmp [rip+0]` to the kernel's entry, then
     /// int3 (a number past the sled traps, and the kernel answers ENOSYS).
-    pub fn map_trampoline(&mut self, syscall_entry: u64) -> Result<UserRegion, SetupError> {
+    pub fn map_trampolines(&mut self, syscall_entry: u64) -> Result<Vec<UserRegion>, SetupError> {
+        let mut regions = Vec::new();
+        for va in std::iter::once(TRAMPOLINE).chain(CPUID_TRAMPOLINES) {
+            regions.push(self.map_trampoline(va, syscall_entry)?);
+        }
+        Ok(regions)
+    }
+
+    fn map_trampoline(&mut self, va: u64, syscall_entry: u64) -> Result<UserRegion, SetupError> {
         let frame = self.alloc(PAGE_SIZE)?;
         let mut page = vec![0xccu8; PAGE_SIZE as usize];
         let sled = TRAMPOLINE_SLED as usize;
@@ -249,8 +259,8 @@ impl<'a> Builder<'a> {
         page[sled..sled + 6].copy_from_slice(&[0xff, 0x25, 0, 0, 0, 0]);
         page[sled + 6..sled + 14].copy_from_slice(&syscall_entry.to_le_bytes());
         self.mem.slice_mut(abi::GuestPhys(frame), PAGE_SIZE)?.copy_from_slice(&page);
-        self.map_page(TRAMPOLINE, frame, prot_flags(PROT_READ | PROT_EXEC))?;
-        Ok(UserRegion { start: 0, end: PAGE_SIZE, prot: PROT_READ | PROT_EXEC, kind: REGION_TRAMPOLINE })
+        self.map_page(va, frame, prot_flags(PROT_READ | PROT_EXEC))?;
+        Ok(UserRegion { start: va, end: va + PAGE_SIZE, prot: PROT_READ | PROT_EXEC, kind: REGION_TRAMPOLINE })
     }
 
     /// Maps fresh memory for [va, va+len) (page-rounded), or widens the
@@ -325,7 +335,7 @@ impl<'a> Builder<'a> {
         for &(va, phys, flags) in &chunks {
             self.map_huge(va, phys, flags)?;
         }
-        if regions.len() + 2 > MAX_REGIONS {
+        if regions.len() + 4 > MAX_REGIONS {
             return Err(SetupError::TooManySegments(regions.len()));
         }
         // Code spanning chunks is decoded from a contiguous copy; the rest in place.
@@ -346,10 +356,21 @@ impl<'a> Builder<'a> {
         }
         let (found, source) = sites::find(&views, use_cache);
         drop(views);
-        for &site in &found {
+        // cpuid sites beyond what the kernel's table holds keep trapping.
+        let mut cpuid_sites = found.cpuid.clone();
+        cpuid_sites.sort_unstable();
+        cpuid_sites.truncate(abi::boot::MAX_CPUID_SITES);
+        for &site in found.syscall.iter().chain(&cpuid_sites) {
             self.write_virt(site, &loader::CALL_RAX)?;
         }
-        Ok(Loaded { entry: image.entry, brk_start: image.brk_start, regions, sites: found.len(), sites_source: source })
+        Ok(Loaded {
+            entry: image.entry,
+            brk_start: image.brk_start,
+            regions,
+            sites: found.syscall.len(),
+            cpuid_sites,
+            sites_source: source,
+        })
     }
 
     /// Maps the initial stack and writes argv, envp and auxv to it.

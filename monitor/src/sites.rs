@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use xxhash_rust::xxh3::Xxh3;
 
 /// Bumped when the decoder's answer could change.
-const FORMAT: u64 = 1;
+const FORMAT: u64 = 2;
 
 /// One executable segment: its address and its bytes.
 pub struct Code<'a> {
@@ -38,12 +38,23 @@ fn key(code: &[Code<'_>]) -> String {
     format!("sites-{:032x}", h.digest128())
 }
 
-fn holds_syscall(code: &[Code<'_>], site: u64) -> bool {
+fn holds(code: &[Code<'_>], site: u64, insn: [u8; 2]) -> bool {
     code.iter().any(|c| {
-        site >= c.vaddr
-            && site + 2 <= c.vaddr + c.bytes.len() as u64
-            && c.bytes[(site - c.vaddr) as usize..][..2] == loader::SYSCALL
+        site >= c.vaddr && site + 2 <= c.vaddr + c.bytes.len() as u64 && c.bytes[(site - c.vaddr) as usize..][..2] == insn
     })
+}
+
+/// Cache file: the number of syscall sites, the syscall sites, the cpuid sites (u64 LE each).
+fn decode_entry(bytes: &[u8], code: &[Code<'_>]) -> Option<loader::Sites> {
+    if bytes.len() % 8 != 0 || bytes.len() < 8 {
+        return None;
+    }
+    let words: Vec<u64> = bytes.chunks_exact(8).map(|c| u64::from_le_bytes(c.try_into().expect("8 bytes"))).collect();
+    let n = usize::try_from(words[0]).ok().filter(|&n| n < words.len())?;
+    let sites = loader::Sites { syscall: words[1..1 + n].to_vec(), cpuid: words[1 + n..].to_vec() };
+    let ok = sites.syscall.iter().all(|&s| holds(code, s, loader::SYSCALL))
+        && sites.cpuid.iter().all(|&s| holds(code, s, loader::CPUID));
+    ok.then_some(sites)
 }
 
 /// Where the sites came from, for the statistics.
@@ -53,20 +64,21 @@ pub enum Source {
     Decoded,
 }
 
-/// The addresses of every `syscall` instruction in `code`.
-pub fn find(code: &[Code<'_>], use_cache: bool) -> (Vec<u64>, Source) {
+/// The addresses of every `syscall` and `cpuid` instruction in `code`.
+pub fn find(code: &[Code<'_>], use_cache: bool) -> (loader::Sites, Source) {
     let dir = if use_cache { cache_dir() } else { None };
     let name = key(code);
     if let Some(d) = &dir {
-        if let Ok(bytes) = std::fs::read(d.join(&name)) {
-            let sites: Vec<u64> =
-                bytes.chunks_exact(8).map(|c| u64::from_le_bytes(c.try_into().expect("8 bytes"))).collect();
-            if bytes.len() % 8 == 0 && sites.iter().all(|&s| holds_syscall(code, s)) {
-                return (sites, Source::Cache);
-            }
+        if let Some(sites) = std::fs::read(d.join(&name)).ok().and_then(|b| decode_entry(&b, code)) {
+            return (sites, Source::Cache);
         }
     }
-    let sites: Vec<u64> = code.iter().flat_map(|c| loader::find_syscall_sites(c.bytes, c.vaddr)).collect();
+    let mut sites = loader::Sites::default();
+    for c in code {
+        let s = loader::find_sites(c.bytes, c.vaddr);
+        sites.syscall.extend(s.syscall);
+        sites.cpuid.extend(s.cpuid);
+    }
     if let Some(d) = dir {
         // Best effort: a cache that cannot be written only costs time.
         let _ = store(&d, &name, &sites);
@@ -74,11 +86,12 @@ pub fn find(code: &[Code<'_>], use_cache: bool) -> (Vec<u64>, Source) {
     (sites, Source::Decoded)
 }
 
-fn store(dir: &std::path::Path, name: &str, sites: &[u64]) -> std::io::Result<()> {
+fn store(dir: &std::path::Path, name: &str, sites: &loader::Sites) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
     let tmp = dir.join(format!(".{name}.{}", std::process::id()));
     let mut f = std::fs::File::create(&tmp)?;
-    let bytes: Vec<u8> = sites.iter().flat_map(|s| s.to_le_bytes()).collect();
+    let words = std::iter::once(sites.syscall.len() as u64).chain(sites.syscall.iter().copied()).chain(sites.cpuid.iter().copied());
+    let bytes: Vec<u8> = words.flat_map(|s| s.to_le_bytes()).collect();
     f.write_all(&bytes)?;
     drop(f);
     std::fs::rename(&tmp, dir.join(name))
@@ -92,13 +105,15 @@ mod tests {
     fn stale_cache_entries_are_not_trusted() {
         let dir = std::env::temp_dir().join(format!("uk-run-sites-test-{}", std::process::id()));
         std::env::set_var("XDG_CACHE_HOME", &dir);
-        let bytes = [0x90, 0x0f, 0x05, 0xc3];
+        let bytes = [0x90, 0x0f, 0x05, 0x0f, 0xa2, 0xc3];
         let code = [Code { vaddr: 0x1000, bytes: &bytes }];
-        assert_eq!(find(&code, true), (vec![0x1001], Source::Decoded));
-        assert_eq!(find(&code, true), (vec![0x1001], Source::Cache));
+        let want = loader::Sites { syscall: vec![0x1001], cpuid: vec![0x1003] };
+        assert_eq!(find(&code, true), (want.clone(), Source::Decoded));
+        assert_eq!(find(&code, true), (want.clone(), Source::Cache));
         // A corrupt entry (a site that holds no syscall) is decoded again.
-        std::fs::write(dir.join("uk-run").join(key(&code)), 0x1000u64.to_le_bytes()).unwrap();
-        assert_eq!(find(&code, true), (vec![0x1001], Source::Decoded));
+        let bad: Vec<u8> = [1u64, 0x1000].iter().flat_map(|w| w.to_le_bytes()).collect();
+        std::fs::write(dir.join("uk-run").join(key(&code)), bad).unwrap();
+        assert_eq!(find(&code, true), (want, Source::Decoded));
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

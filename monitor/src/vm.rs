@@ -32,7 +32,7 @@ impl From<BadAccess> for VmError {
 
 /// How the guest ended.
 pub enum Outcome {
-    Exited(i32),
+    Exited(hc::Exit),
     Killed(hc::Killed),
 }
 
@@ -170,6 +170,26 @@ impl Vm {
         Ok(Vm { _vm: vm, vcpu, tsc_khz })
     }
 
+    /// The vCPU's CPUID table as KVM now answers it (with the bits that
+    /// depend on CR4 and XCR0 already updated), for the kernel to answer
+    /// rewritten `cpuid` instructions without an exit.
+    pub fn cpuid_table(&self) -> Result<Vec<abi::boot::CpuidEntry>, VmError> {
+        let c = self.vcpu.get_cpuid2(KVM_MAX_CPUID_ENTRIES).map_err(|e| VmError::Kvm("KVM_GET_CPUID2", e))?;
+        Ok(c.as_slice()
+            .iter()
+            .map(|e| abi::boot::CpuidEntry {
+                function: e.function,
+                index: e.index,
+                flags: e.flags & abi::boot::CPUID_FLAG_SIGNIFICANT_INDEX,
+                eax: e.eax,
+                ebx: e.ebx,
+                ecx: e.ecx,
+                edx: e.edx,
+                _pad: 0,
+            })
+            .collect())
+    }
+
     /// The guest's TSC now (it runs at tsc_khz).
     pub fn guest_tsc(&self) -> Result<u64, VmError> {
         let mut m = Msrs::from_entries(&[kvm_msr_entry { index: MSR_TSC, ..Default::default() }]).expect("one MSR");
@@ -236,8 +256,7 @@ impl Vm {
                 mem.write(gpa, &a)?;
             }
             Port::Exit => {
-                let a: hc::Exit = mem.read(gpa)?;
-                return Ok(Some(Outcome::Exited(a.status)));
+                return Ok(Some(Outcome::Exited(mem.read(gpa)?)));
             }
             Port::Killed => return Ok(Some(Outcome::Killed(mem.read(gpa)?))),
             Port::Sleep => {
