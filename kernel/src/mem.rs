@@ -4,8 +4,8 @@
 //! tens of microseconds here), so flushes are deferred: an unmapped
 //! page keeps, in its cleared PTE, the flush generation it was unmapped in,
 //! and its frame waits on a dirty list. Mapping over a page unmapped in the
-//! current generation, running out of clean frames, or taking rights away
-//! (mprotect) flushes once and starts a new generation.
+//! current generation, or running out of clean frames flushes once and
+//! starts a new generation.
 
 use abi::layout::{phys_to_virt, pte, PAGE_SIZE};
 use abi::linux::{Errno, PROT_EXEC, PROT_WRITE};
@@ -224,8 +224,11 @@ impl Memory {
         }
     }
 
+    /// Changes rights. Lowering them is not flushed at once: the kernel's own
+    /// checks see the new rights immediately, cached translations may allow
+    /// the old access until the next flush. (A flush is an exit and resets
+    /// the host's shadow page tables; glibc lowers RELRO at every start.)
     pub fn protect(&mut self, va: u64, len: u64, prot: u32) -> Result<(), Errno> {
-        let mut reduced = false;
         for page in (va..va + len).step_by(PAGE_SIZE as usize) {
             let (t, i) = self.slot(page, true)?.ok_or(Errno::ENOMEM)?;
             let e = read_entry(t, i);
@@ -240,14 +243,7 @@ impl Memory {
                 self.alloc_frame()?
             };
             let new = if prot == 0 { frame | SW_NONE } else { frame | leaf_flags(prot) };
-            let had = e & pte::PRESENT != 0;
-            let lost_write = e & pte::WRITABLE != 0 && new & pte::WRITABLE == 0;
-            let lost_exec = e & pte::NO_EXECUTE == 0 && new & pte::NO_EXECUTE != 0;
-            reduced |= had && (new & pte::PRESENT == 0 || lost_write || lost_exec);
             write_entry(t, i, new);
-        }
-        if reduced {
-            self.flush();
         }
         Ok(())
     }
