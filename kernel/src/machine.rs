@@ -133,8 +133,8 @@ impl Platform for Machine {
         hypercall::killed(Killed { signal, vector: f.vector, addr: f.addr, rip: f.rip, error_code: f.error_code })
     }
 
-    fn warn(&mut self, msg: core::fmt::Arguments<'_>) {
-        let line = alloc::format!("uk-run: warning: {msg}\n");
+    fn note(&mut self, msg: core::fmt::Arguments<'_>) {
+        let line = alloc::format!("uk-run: {msg}\n");
         let _ = self.console.write(2, line.as_bytes());
     }
 

@@ -83,7 +83,7 @@ impl Platform for Fake {
     fn kill(&mut self, signal: u32, _fault: Option<FaultInfo>) -> ! {
         std::panic::panic_any(End::Killed(signal))
     }
-    fn warn(&mut self, msg: core::fmt::Arguments<'_>) {
+    fn note(&mut self, msg: core::fmt::Arguments<'_>) {
         self.warnings.push(msg.to_string());
     }
     fn set_fs_base(&mut self, base: u64) {

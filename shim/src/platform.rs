@@ -41,8 +41,14 @@ pub trait Platform {
     fn exit(&mut self, status: i32) -> !;
     /// Ends the program by a signal, as its default action. Flushes the console.
     fn kill(&mut self, signal: u32, fault: Option<FaultInfo>) -> !;
-    /// One diagnostic line on the host's stderr, in order with the program's output.
-    fn warn(&mut self, msg: core::fmt::Arguments<'_>);
+    /// One diagnostic line, `uk-run: MSG`, on the host's stderr, in order
+    /// with the program's output.
+    fn note(&mut self, msg: core::fmt::Arguments<'_>);
+
+    /// A warning line: `uk-run: warning: MSG`.
+    fn warn(&mut self, msg: core::fmt::Arguments<'_>) {
+        self.note(format_args!("warning: {msg}"))
+    }
 
     fn set_fs_base(&mut self, base: u64);
     fn fs_base(&self) -> u64;

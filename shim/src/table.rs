@@ -27,8 +27,8 @@ pub fn dispatch<P: Platform>(proc: &mut Process, p: &mut P, nr: u64, a: [u64; 6]
     if proc.trace {
         let name = Sysno::new(nr as usize).map_or("?", |s| s.name());
         match ret {
-            Ok(v) => p.warn(format_args!("trace: {name}({:#x}, {:#x}, {:#x}, {:#x}) = {v:#x}", a[0], a[1], a[2], a[3])),
-            Err(e) => p.warn(format_args!("trace: {name}({:#x}, {:#x}, {:#x}, {:#x}) = -{e:?}", a[0], a[1], a[2], a[3])),
+            Ok(v) => p.note(format_args!("trace: {name}({:#x}, {:#x}, {:#x}, {:#x}) = {v:#x}", a[0], a[1], a[2], a[3])),
+            Err(e) => p.note(format_args!("trace: {name}({:#x}, {:#x}, {:#x}, {:#x}) = -{e:?}", a[0], a[1], a[2], a[3])),
         }
     }
     sys_signal::deliver_pending(proc, p);
