@@ -69,34 +69,7 @@ pub fn find_sites(code: &[u8], vaddr: u64) -> Sites {
 /// syscall with prefixes (`48 0f 05`), that is past the prefixes, so the
 /// two bytes at every site are always [`SYSCALL`].
 pub fn find_syscall_sites(code: &[u8], vaddr: u64) -> Vec<u64> {
-    let mut sites = Vec::new();
-    // No instruction can start past the last `0f 05` pair and still be a
-    // syscall: decode only up to it (and nothing at all without one).
-    let Some(last) = code.windows(2).rposition(|w| w == SYSCALL) else {
-        return sites;
-    };
-    let mut decoder = Decoder::with_ip(64, code, vaddr, DecoderOptions::NONE);
-    let mut instr = Instruction::default();
-    while decoder.position() <= last {
-        let pos = decoder.position();
-        decoder.decode_out(&mut instr);
-        match instr.code() {
-            Code::Syscall => {
-                // The opcode is the last two bytes of the instruction.
-                sites.push(instr.next_ip() - SYSCALL.len() as u64);
-            }
-            Code::INVALID => {
-                // Resynchronise one byte further, like objdump's "(bad)".
-                let next = pos + 1;
-                if decoder.set_position(next).is_err() {
-                    break;
-                }
-                decoder.set_ip(vaddr.wrapping_add(next as u64));
-            }
-            _ => {}
-        }
-    }
-    sites
+    find_sites(code, vaddr).syscall
 }
 
 #[cfg(test)]

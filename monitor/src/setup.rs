@@ -110,11 +110,12 @@ impl<'a> Builder<'a> {
         self.next_chunk
     }
 
-    /// The leaf slot for `va`, creating tables (writable, user) on the way.
-    fn slot(&mut self, va: u64) -> Result<u64, SetupError> {
+    /// The table at `level` (0: page table, 1: page directory) on the walk
+    /// to `va`, creating tables (writable, user) on the way.
+    fn table_for(&mut self, va: u64, level: u32) -> Result<u64, SetupError> {
         let mut table = self.pml4;
-        for level in (1..4).rev() {
-            let at = table + 8 * ((va >> (12 + 9 * level)) & 511);
+        for l in (level + 1..4).rev() {
+            let at = table + 8 * ((va >> (12 + 9 * l)) & 511);
             let e = self.mem.read_u64(at)?;
             table = if e & pte::PRESENT != 0 {
                 e & pte::ADDR_MASK
@@ -124,7 +125,12 @@ impl<'a> Builder<'a> {
                 t
             };
         }
-        Ok(table + 8 * ((va >> 12) & 511))
+        Ok(table)
+    }
+
+    /// The leaf slot for `va`.
+    fn slot(&mut self, va: u64) -> Result<u64, SetupError> {
+        Ok(self.table_for(va, 0)? + 8 * ((va >> 12) & 511))
     }
 
     pub fn map_page(&mut self, va: u64, phys: u64, flags: u64) -> Result<(), SetupError> {
@@ -135,18 +141,7 @@ impl<'a> Builder<'a> {
 
     /// Maps a 2 MiB page (va and phys 2 MiB aligned).
     fn map_huge(&mut self, va: u64, phys: u64, flags: u64) -> Result<(), SetupError> {
-        let mut table = self.pml4;
-        for level in [3u32, 2] {
-            let at = table + 8 * ((va >> (12 + 9 * level)) & 511);
-            let e = self.mem.read_u64(at)?;
-            table = if e & pte::PRESENT != 0 {
-                e & pte::ADDR_MASK
-            } else {
-                let t = self.alloc(PAGE_SIZE)?;
-                self.mem.write_u64(at, t | pte::PRESENT | pte::WRITABLE | pte::USER)?;
-                t
-            };
-        }
+        let table = self.table_for(va, 1)?;
         self.mem.write_u64(table + 8 * ((va >> 21) & 511), phys | flags | pte::HUGE)?;
         Ok(())
     }
