@@ -1,6 +1,7 @@
 //! uk-run: runs an unmodified static Linux x86-64 program in a fresh KVM
 //! virtual machine beside a small Rust kernel (see ../shared/DESIGN.md).
 
+mod cache;
 mod guest_mem;
 mod host;
 mod setup;

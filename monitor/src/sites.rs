@@ -7,8 +7,7 @@
 //! every cached site is checked to hold `0f 05` before it is rewritten, and a
 //! mismatch means a fresh decode.
 
-use std::io::Write;
-use std::path::PathBuf;
+use crate::cache::{cache_dir, store};
 use xxhash_rust::xxh3::Xxh3;
 
 /// Bumped when the decoder's answer could change.
@@ -18,13 +17,6 @@ const FORMAT: u64 = 2;
 pub struct Code<'a> {
     pub vaddr: u64,
     pub bytes: &'a [u8],
-}
-
-fn cache_dir() -> Option<PathBuf> {
-    if let Some(d) = std::env::var_os("XDG_CACHE_HOME").filter(|d| !d.is_empty()) {
-        return Some(PathBuf::from(d).join("uk-run"));
-    }
-    std::env::var_os("HOME").filter(|d| !d.is_empty()).map(|h| PathBuf::from(h).join(".cache").join("uk-run"))
 }
 
 fn key(code: &[Code<'_>]) -> String {
@@ -81,20 +73,14 @@ pub fn find(code: &[Code<'_>], use_cache: bool) -> (loader::Sites, Source) {
     }
     if let Some(d) = dir {
         // Best effort: a cache that cannot be written only costs time.
-        let _ = store(&d, &name, &sites);
+        let _ = store(&d, &name, &encode(&sites));
     }
     (sites, Source::Decoded)
 }
 
-fn store(dir: &std::path::Path, name: &str, sites: &loader::Sites) -> std::io::Result<()> {
-    std::fs::create_dir_all(dir)?;
-    let tmp = dir.join(format!(".{name}.{}", std::process::id()));
-    let mut f = std::fs::File::create(&tmp)?;
+fn encode(sites: &loader::Sites) -> Vec<u8> {
     let words = std::iter::once(sites.syscall.len() as u64).chain(sites.syscall.iter().copied()).chain(sites.cpuid.iter().copied());
-    let bytes: Vec<u8> = words.flat_map(|s| s.to_le_bytes()).collect();
-    f.write_all(&bytes)?;
-    drop(f);
-    std::fs::rename(&tmp, dir.join(name))
+    words.flat_map(|s| s.to_le_bytes()).collect()
 }
 
 #[cfg(test)]

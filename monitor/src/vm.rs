@@ -6,7 +6,7 @@ use crate::host;
 use abi::hc::{self, Port};
 use abi::layout::*;
 use abi::GuestPhys;
-use kvm_bindings::{kvm_msr_entry, kvm_regs, kvm_segment, kvm_userspace_memory_region, kvm_xcrs, Msrs, KVM_MAX_CPUID_ENTRIES};
+use kvm_bindings::{kvm_cpuid_entry2, kvm_msr_entry, CpuId, kvm_regs, kvm_segment, kvm_userspace_memory_region, kvm_xcrs, Msrs, KVM_MAX_CPUID_ENTRIES};
 use kvm_ioctls::{Kvm, VcpuExit, VcpuFd, VmFd};
 use thiserror::Error;
 
@@ -90,6 +90,40 @@ const MSR_LSTAR: u32 = 0xc000_0082;
 const MSR_FMASK: u32 = 0xc000_0084;
 const MSR_TSC: u32 = 0x10;
 
+/// KVM_GET_SUPPORTED_CPUID costs ~360 us here and its answer only changes
+/// when the host boots (or KVM is reloaded): cache it under the boot id.
+fn cpuid_cache_name() -> Option<String> {
+    let id = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").ok()?;
+    Some(format!("cpuid-{}-{}", env!("CARGO_PKG_VERSION"), id.trim()))
+}
+
+const CPUID_ENTRY_WORDS: usize = 7;
+
+fn cached_supported_cpuid() -> Option<CpuId> {
+    let bytes = std::fs::read(crate::cache::cache_dir()?.join(cpuid_cache_name()?)).ok()?;
+    let words: Vec<u32> = bytes.chunks_exact(4).map(|c| u32::from_le_bytes(c.try_into().expect("4 bytes"))).collect();
+    if bytes.len() % (4 * CPUID_ENTRY_WORDS) != 0 || words.is_empty() {
+        return None;
+    }
+    let entries: Vec<kvm_cpuid_entry2> = words
+        .chunks_exact(CPUID_ENTRY_WORDS)
+        .map(|w| kvm_cpuid_entry2 { function: w[0], index: w[1], flags: w[2], eax: w[3], ebx: w[4], ecx: w[5], edx: w[6], ..Default::default() })
+        .collect();
+    CpuId::from_entries(&entries).ok()
+}
+
+fn store_supported_cpuid(c: &CpuId) {
+    let (Some(dir), Some(name)) = (crate::cache::cache_dir(), cpuid_cache_name()) else { return };
+    let bytes: Vec<u8> = c
+        .as_slice()
+        .iter()
+        .flat_map(|e| [e.function, e.index, e.flags, e.eax, e.ebx, e.ecx, e.edx])
+        .flat_map(|w| w.to_le_bytes())
+        .collect();
+    // Best effort, like every cache entry.
+    let _ = crate::cache::store(&dir, &name, &bytes);
+}
+
 fn seg(selector: u16, code: bool) -> kvm_segment {
     kvm_segment {
         base: 0,
@@ -125,8 +159,15 @@ impl Vm {
         // the VM (run() borrows it); no other slot overlaps.
         unsafe { vm.set_user_memory_region(region) }.map_err(|e| VmError::Kvm("KVM_SET_USER_MEMORY_REGION", e))?;
         let vcpu = vm.create_vcpu(0).map_err(|e| VmError::Kvm("KVM_CREATE_VCPU", e))?;
-        let cpuid = kvm.get_supported_cpuid(KVM_MAX_CPUID_ENTRIES).map_err(|e| VmError::Kvm("KVM_GET_SUPPORTED_CPUID", e))?;
-        vcpu.set_cpuid2(&cpuid).map_err(|e| VmError::Kvm("KVM_SET_CPUID2", e))?;
+        let cpuid = match cached_supported_cpuid().filter(|c| vcpu.set_cpuid2(c).is_ok()) {
+            Some(c) => c,
+            None => {
+                let c = kvm.get_supported_cpuid(KVM_MAX_CPUID_ENTRIES).map_err(|e| VmError::Kvm("KVM_GET_SUPPORTED_CPUID", e))?;
+                vcpu.set_cpuid2(&c).map_err(|e| VmError::Kvm("KVM_SET_CPUID2", e))?;
+                store_supported_cpuid(&c);
+                c
+            }
+        };
         let leaf = |f: u32| cpuid.as_slice().iter().find(|e| e.function == f && e.index == 0).copied();
         let xsave = leaf(1).is_some_and(|e| e.ecx & (1 << 26) != 0);
 
