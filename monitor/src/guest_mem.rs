@@ -47,6 +47,16 @@ impl GuestMemory {
         Ok(GuestMemory { raw, base, size, map_len })
     }
 
+    /// How many 2 MiB chunks of guest memory the host has backed, for --stats.
+    pub fn resident_chunks(&self) -> usize {
+        let mut vec = vec![0u8; self.size / 4096];
+        // SAFETY: base..base+size is our mapping; vec has one byte per page.
+        if unsafe { libc::mincore(self.base as *mut libc::c_void, self.size, vec.as_mut_ptr()) } != 0 {
+            return 0;
+        }
+        vec.chunks(HUGE / 4096).filter(|c| c.iter().any(|&b| b & 1 != 0)).count()
+    }
+
     pub fn size(&self) -> u64 {
         self.size as u64
     }

@@ -98,10 +98,11 @@ pub fn ids() -> Ids {
     }
 }
 
-pub fn rlimit(res: libc::__rlimit_resource_t) -> [u64; 2] {
+/// The soft and hard limits of an RLIMIT_* resource.
+pub fn rlimit(res: libc::c_int) -> [u64; 2] {
     let mut r = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
     // SAFETY: r is a valid out-pointer.
-    unsafe { libc::getrlimit(res, &mut r) };
+    unsafe { libc::getrlimit(res as _, &mut r) };
     [r.rlim_cur, r.rlim_max]
 }
 
@@ -176,6 +177,71 @@ pub fn read(fd: i32, buf: &mut [u8]) -> i64 {
         } else if e != libc::EINTR {
             return -(e as i64);
         }
+    }
+}
+
+// The teardown helper (see defer_teardown): clone(CLONE_VM | SIGCHLD) onto
+// a small stack of its own; the child uses only registers and raw syscalls,
+// so sharing the address space with a running libc is safe. It closes every
+// descriptor (stdout and stderr reach EOF when uk-run exits), asks for
+// SIGKILL when its parent exits, and waits. r8 carries the parent's pid.
+core::arch::global_asm!(
+    ".globl uk_defer_teardown",
+    "uk_defer_teardown:",
+    "mov r8, rsi",
+    "mov rsi, rdi",
+    "mov edi, 0x111", // CLONE_VM | SIGCHLD
+    "xor edx, edx",
+    "xor r10d, r10d",
+    "mov eax, 56", // clone
+    "syscall",
+    "test rax, rax",
+    "jnz 3f",
+    "xor edi, edi",
+    "mov esi, -1",
+    "xor edx, edx",
+    "mov eax, 436", // close_range(0, ~0, 0)
+    "syscall",
+    "mov edi, 1", // PR_SET_PDEATHSIG
+    "mov esi, 9", // SIGKILL
+    "mov eax, 157", // prctl
+    "syscall",
+    "mov eax, 110", // getppid
+    "syscall",
+    "cmp rax, r8",
+    "jne 2f",
+    "1:",
+    "mov eax, 34", // pause
+    "syscall",
+    "jmp 1b",
+    "2:",
+    "xor edi, edi",
+    "mov eax, 60", // exit
+    "syscall",
+    "3:",
+    "ret",
+);
+
+extern "C" {
+    fn uk_defer_teardown(stack_top: *mut u8, parent: libc::pid_t) -> i64;
+}
+
+/// Lets uk-run's exit skip tearing down the VM and guest memory (1-2 ms
+/// here: KVM releases its shadow pages, the host frees the huge pages). A
+/// helper sharing the address space keeps them alive, holding no
+/// descriptors, so the parent sees uk-run's exit status and stdout's EOF at
+/// once; when uk-run has exited the helper is killed (PR_SET_PDEATHSIG) and
+/// the teardown runs then, off anyone's critical path. Best effort: if the
+/// helper cannot start, uk-run tears down itself.
+pub fn defer_teardown() {
+    const STACK: usize = 4096;
+    static mut HELPER_STACK: [u64; STACK / 8] = [0; STACK / 8];
+    // SAFETY: the helper runs only the register-only code above on its own
+    // static stack (used only by it, and only once: uk-run exits right
+    // after); getpid has no preconditions.
+    unsafe {
+        let top = (&raw mut HELPER_STACK as *mut u8).add(STACK);
+        uk_defer_teardown(top, libc::getpid());
     }
 }
 

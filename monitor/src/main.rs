@@ -197,7 +197,7 @@ fn run(cli: &Cli, t0: Instant) -> Result<Never, Refusal> {
     boot.low_free = low_free;
     boot.pml4 = pml4;
     boot.kernel_phys = kernel.phys;
-    let stack_rlimit = host::rlimit(libc::RLIMIT_STACK);
+    let stack_rlimit = host::rlimit(libc::RLIMIT_STACK as libc::c_int);
     let stack_max = stack_rlimit[0].clamp(USER_STACK_INITIAL, 1 << 30);
     boot.stack_limit = USER_STACK_TOP - stack_max;
     boot.entry = loaded.entry;
@@ -214,7 +214,7 @@ fn run(cli: &Cli, t0: Instant) -> Result<Never, Refusal> {
     boot.ncpuid = n as u64;
     (boot.pid, boot.ppid, boot.uid, boot.euid, boot.gid, boot.egid) = (ids.pid, ids.ppid, ids.uid, ids.euid, ids.gid, ids.egid);
     boot.rlimit_stack = stack_rlimit;
-    boot.rlimit_nofile = host::rlimit(libc::RLIMIT_NOFILE);
+    boot.rlimit_nofile = host::rlimit(libc::RLIMIT_NOFILE as libc::c_int);
     for fd in 0..3 {
         boot.stdio[fd] = host::stdio_info(fd as i32);
     }
@@ -260,16 +260,20 @@ fn run(cli: &Cli, t0: Instant) -> Result<Never, Refusal> {
             _ => String::new(),
         };
         eprintln!(
-            "uk-run: stats: {}{kernel} sites={} cpuid_sites={} ({:?}) layout_us={} vm_us={} setup_us={} total_us={}",
+            "uk-run: stats: {}{kernel} sites={} cpuid_sites={} ({:?}) guest_chunks={} layout_us={} vm_us={} setup_us={} total_us={}",
             exits.describe(),
             loaded.sites,
             loaded.cpuid_sites.len(),
             loaded.sites_source,
+            mem.resident_chunks(),
             t_layout.as_micros(),
             t_vm.as_micros(),
             t_boot.as_micros(),
             t0.elapsed().as_micros()
         );
+    }
+    if outcome.is_ok() {
+        host::defer_teardown();
     }
     match outcome {
         Ok(vm::Outcome::Exited(e)) => std::process::exit(e.status & 0xff),
