@@ -67,6 +67,8 @@ pub struct BootInfo {
     pub flags: u32,
     /// Bytes of guest RAM.
     pub mem_size: u64,
+    /// Guest RAM usable so far, [0, mem_usable); see [`crate::hc::GrowMemory`].
+    pub mem_usable: u64,
     /// First guest-physical byte the kernel may allocate (page aligned).
     pub free_start: u64,
     /// A free range of chunk 0 [start, end), used first: memory the host

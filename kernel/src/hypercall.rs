@@ -87,6 +87,14 @@ pub fn poll(events: [u16; 3], timeout_ms: i32) -> [u16; 3] {
     a.revents
 }
 
+/// Makes guest RAM up to at least `want_end` usable; returns the new end
+/// (short of `want_end` only when RAM is full).
+pub fn grow_memory(want_end: u64) -> u64 {
+    let mut a = hc::GrowMemory { want_end, end: 0 };
+    call(Port::GrowMemory, &mut a);
+    a.end
+}
+
 pub fn flush_tlb() {
     let mut a = hc::FlushTlb::default();
     call(Port::FlushTlb, &mut a);

@@ -22,6 +22,8 @@ pub struct Memory {
     low: [u64; 2],
     next: u64,
     end: u64,
+    /// RAM registered with KVM so far, [0, usable); grown on demand.
+    usable: u64,
     /// Free frames, as a list threaded through the frames themselves
     /// (first 8 bytes: the next frame, 0 ends it): no heap, any size.
     free: u64,
@@ -67,8 +69,8 @@ pub fn leaf_flags(prot: u32) -> u64 {
 }
 
 impl Memory {
-    pub fn new(pml4: u64, low: [u64; 2], free_start: u64, mem_size: u64) -> Memory {
-        Memory { pml4, low, next: free_start, end: mem_size, free: 0, dirty: (0, 0), gen: 0, flushes: 0 }
+    pub fn new(pml4: u64, low: [u64; 2], free_start: u64, mem_size: u64, usable: u64) -> Memory {
+        Memory { pml4, low, next: free_start, end: mem_size, usable, free: 0, dirty: (0, 0), gen: 0, flushes: 0 }
     }
 
     pub fn flush(&mut self) {
@@ -95,7 +97,10 @@ impl Memory {
             self.low[0] += PAGE_SIZE;
             return Ok(f);
         }
-        if self.next + PAGE_SIZE <= self.end {
+        if self.next + PAGE_SIZE > self.usable && self.next + PAGE_SIZE <= self.end {
+            self.usable = crate::hypercall::grow_memory(self.next + PAGE_SIZE);
+        }
+        if self.next + PAGE_SIZE <= self.usable {
             // Never handed out before: still zero from the host.
             let f = self.next;
             self.next += PAGE_SIZE;

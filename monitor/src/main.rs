@@ -144,7 +144,8 @@ fn run(cli: &Cli, t0: Instant) -> Result<Never, Refusal> {
     b.map_doorbells().map_err(setup_err)?;
     let kernel = b.load_kernel(KERNEL_ELF).map_err(setup_err)?;
     let mut regions = b.map_trampolines(kernel.syscall_entry).map_err(setup_err)?;
-    let loaded = b.load_program(&file, &image, !cli.no_cache).map_err(setup_err)?;
+    let id = file.metadata().ok().filter(|_| !cli.no_cache).map(|m| sites::FileId::of(&m));
+    let loaded = b.load_program(&file, &image, id.as_ref()).map_err(setup_err)?;
     regions.extend_from_slice(&loaded.regions);
 
     // The initial stack: argv as given, uk-run's environment, the auxv.
@@ -185,7 +186,8 @@ fn run(cli: &Cli, t0: Instant) -> Result<Never, Refusal> {
     let pml4 = b.pml4;
 
     let t_layout = t0.elapsed();
-    let mut vm = vm::Vm::new(&mem, pml4, kernel.entry, kernel.lstar_entry).map_err(|e| internal(e.to_string()))?;
+    let usable = free_start.max(vm::Vm::INITIAL_RAM);
+    let mut vm = vm::Vm::new(&mem, usable, pml4, kernel.entry, kernel.lstar_entry).map_err(|e| internal(e.to_string()))?;
 
     // The boot information.
     // SAFETY: BootInfo is plain integers and arrays: all-zero is a valid value.
@@ -193,6 +195,7 @@ fn run(cli: &Cli, t0: Instant) -> Result<Never, Refusal> {
     boot.version = abi::hc::ABI_VERSION;
     boot.flags = if cli.verbose { FLAG_VERBOSE } else { 0 } | if cli.trace { FLAG_TRACE } else { 0 };
     boot.mem_size = mem.size();
+    boot.mem_usable = vm.usable;
     boot.free_start = free_start;
     boot.low_free = low_free;
     boot.pml4 = pml4;

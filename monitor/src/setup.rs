@@ -292,7 +292,7 @@ impl<'a> Builder<'a> {
     /// memory) into 2 MiB chunks mapped with 2 MiB pages, and rewrites its
     /// syscall sites. Segments sharing a chunk share its (merged) rights;
     /// the kernel's bookkeeping keeps each segment's own.
-    pub fn load_program(&mut self, file: &std::fs::File, image: &loader::Image, use_cache: bool) -> Result<Loaded, SetupError> {
+    pub fn load_program(&mut self, file: &std::fs::File, image: &loader::Image, cache: Option<&sites::FileId>) -> Result<Loaded, SetupError> {
         use std::os::unix::fs::FileExt;
         let mut regions = Vec::new();
         let mut chunks: Vec<(u64, u64, u64)> = Vec::new(); // (va, phys, flags)
@@ -355,7 +355,7 @@ impl<'a> Builder<'a> {
                 views.push(sites::Code { vaddr: s.vaddr, bytes: self.mem.slice(abi::GuestPhys(c.1 + s.vaddr - c.0), s.filesz)? });
             }
         }
-        let (found, source) = sites::find(&views, use_cache);
+        let (found, source) = sites::find(&views, cache);
         drop(views);
         // cpuid sites beyond what the kernel's table holds keep trapping.
         let mut cpuid_sites = found.cpuid.clone();

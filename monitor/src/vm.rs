@@ -64,7 +64,12 @@ impl ExitCounts {
 }
 
 pub struct Vm {
-    _vm: VmFd,
+    vm: VmFd,
+    /// Guest RAM registered with KVM: [0, usable), in `slots` slots.
+    pub usable: u64,
+    slots: u32,
+    mem_size: u64,
+    host_addr: u64,
     pub vcpu: VcpuFd,
     pub tsc_khz: u64,
 }
@@ -142,22 +147,52 @@ fn seg(selector: u16, code: bool) -> kvm_segment {
     }
 }
 
+/// Registers guest RAM with KVM, one slot per step.
+struct GrowingRam<'a> {
+    vm: &'a VmFd,
+    usable: u64,
+    slots: u32,
+    mem_size: u64,
+    host_addr: u64,
+}
+
+impl GrowingRam<'_> {
+    /// Makes [0, end) usable (rounded up to 2 MiB, at most all of RAM).
+    fn grow_to(&mut self, end: u64) -> Result<(), VmError> {
+        let end = end.next_multiple_of(HUGE_PAGE_SIZE).min(self.mem_size);
+        if end <= self.usable {
+            return Ok(());
+        }
+        let region = kvm_userspace_memory_region {
+            slot: self.slots,
+            flags: 0,
+            guest_phys_addr: self.usable,
+            memory_size: end - self.usable,
+            userspace_addr: self.host_addr + self.usable,
+        };
+        // SAFETY: the region is part of the guest memory, which outlives the
+        // VM (run() borrows it); it overlaps no earlier slot.
+        unsafe { self.vm.set_user_memory_region(region) }.map_err(|e| VmError::Kvm("KVM_SET_USER_MEMORY_REGION", e))?;
+        self.slots += 1;
+        self.usable = end;
+        Ok(())
+    }
+}
+
 impl Vm {
     /// Creates the VM and its vCPU over `mem`, entering the kernel at `entry`
     /// (CPL3, 64-bit) with rdi = the boot information's virtual address.
-    pub fn new(mem: &GuestMemory, pml4: u64, entry: u64, lstar: u64) -> Result<Vm, VmError> {
+    /// RAM usable from the start (see [`hc::GrowMemory`]): enough for
+    /// small programs, ~15 us to register instead of ~0.2 ms for 256 MiB.
+    pub const INITIAL_RAM: u64 = 16 << 20;
+
+    /// `usable`: the guest RAM to register now, [0, usable).
+    pub fn new(mem: &GuestMemory, usable: u64, pml4: u64, entry: u64, lstar: u64) -> Result<Vm, VmError> {
         let kvm = Kvm::new().map_err(VmError::NoKvm)?;
         let vm = kvm.create_vm().map_err(|e| VmError::Kvm("KVM_CREATE_VM", e))?;
-        let region = kvm_userspace_memory_region {
-            slot: 0,
-            flags: 0,
-            guest_phys_addr: 0,
-            memory_size: mem.size(),
-            userspace_addr: mem.host_addr(),
-        };
-        // SAFETY: the region is guest memory owned by `mem`, which outlives
-        // the VM (run() borrows it); no other slot overlaps.
-        unsafe { vm.set_user_memory_region(region) }.map_err(|e| VmError::Kvm("KVM_SET_USER_MEMORY_REGION", e))?;
+        let mut this_vm = GrowingRam { vm: &vm, usable: 0, slots: 0, mem_size: mem.size(), host_addr: mem.host_addr() };
+        this_vm.grow_to(usable)?;
+        let (usable, slots) = (this_vm.usable, this_vm.slots);
         let vcpu = vm.create_vcpu(0).map_err(|e| VmError::Kvm("KVM_CREATE_VCPU", e))?;
         let cpuid = match cached_supported_cpuid().filter(|c| vcpu.set_cpuid2(c).is_ok()) {
             Some(c) => c,
@@ -208,7 +243,7 @@ impl Vm {
         let regs = kvm_regs { rip: entry, rdi: phys_to_virt(BOOT_INFO_PHYS), rflags: 0x2 | (3 << 12), ..Default::default() };
         vcpu.set_regs(&regs).map_err(|e| VmError::Kvm("KVM_SET_REGS", e))?;
         let tsc_khz = vcpu.get_tsc_khz().map_err(|e| VmError::Kvm("KVM_GET_TSC_KHZ", e))? as u64;
-        Ok(Vm { _vm: vm, vcpu, tsc_khz })
+        Ok(Vm { vm, usable, slots, mem_size: mem.size(), host_addr: mem.host_addr(), vcpu, tsc_khz })
     }
 
     /// The vCPU's CPUID table as KVM now answers it (with the bits that
@@ -336,6 +371,15 @@ impl Vm {
                 let mut s = self.vcpu.get_sregs().map_err(|e| VmError::Kvm("KVM_GET_SREGS", e))?;
                 s.cr4 ^= CR4_PGE;
                 self.vcpu.set_sregs(&s).map_err(|e| VmError::Kvm("KVM_SET_SREGS", e))?;
+            }
+            Port::GrowMemory => {
+                let mut a: hc::GrowMemory = mem.read(gpa)?;
+                let mut g = GrowingRam { vm: &self.vm, usable: self.usable, slots: self.slots, mem_size: self.mem_size, host_addr: self.host_addr };
+                // Doubling: a program that keeps allocating makes log2(RAM) of these calls.
+                g.grow_to(a.want_end.max(2 * self.usable))?;
+                (self.usable, self.slots) = (g.usable, g.slots);
+                a.end = self.usable;
+                mem.write(gpa, &a)?;
             }
             Port::FaultAddr => {
                 let s = self.vcpu.get_sregs().map_err(|e| VmError::Kvm("KVM_GET_SREGS", e))?;
