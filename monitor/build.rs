@@ -29,4 +29,37 @@ fn main() {
     }
     let elf = target_dir.join("x86_64-unknown-none/release/uk-kernel");
     println!("cargo:rustc-env=UK_KERNEL_ELF={}", elf.display());
+    link_binary_path();
+}
+
+/// Cross-building (the workspace builds for x86_64-unknown-linux-musl, see
+/// .cargo/config.toml) puts the binary in target/<triple>/<profile>/; this
+/// makes target/<profile>/uk-run lead to it, where users and scripts look.
+fn link_binary_path() {
+    let (Ok(out), Ok(target), Ok(host), Ok(profile)) =
+        (std::env::var("OUT_DIR"), std::env::var("TARGET"), std::env::var("HOST"), std::env::var("PROFILE"))
+    else {
+        return;
+    };
+    if target == host {
+        return;
+    }
+    // OUT_DIR is <target-dir>/<triple>/<profile>/build/<pkg>-<hash>/out.
+    let Some(triple_dir) = PathBuf::from(out).ancestors().nth(4).map(PathBuf::from) else {
+        return;
+    };
+    let Some(target_dir) = triple_dir.parent() else {
+        return;
+    };
+    let link_dir = target_dir.join(&profile);
+    let link = link_dir.join("uk-run");
+    let dest = PathBuf::from("..").join(&target).join(&profile).join("uk-run");
+    if std::fs::read_link(&link).ok().as_ref() == Some(&dest) {
+        return;
+    }
+    let _ = std::fs::create_dir_all(&link_dir);
+    let _ = std::fs::remove_file(&link);
+    if let Err(e) = std::os::unix::fs::symlink(&dest, &link) {
+        println!("cargo:warning=cannot link {} to the binary: {e}", link.display());
+    }
 }
