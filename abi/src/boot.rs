@@ -74,6 +74,9 @@ pub struct BootInfo {
     /// A free range of chunk 0 [start, end), used first: memory the host
     /// already backs, so small programs touch no further huge page.
     pub low_free: [u64; 2],
+    /// The unused rest of the page-table chunk [start, end): the kernel's
+    /// page tables come from here first (see [`crate::layout::TABLES_PHYS`]).
+    pub tables_free: [u64; 2],
     /// Guest-physical address of the top-level page table.
     pub pml4: u64,
     /// Guest-physical address where the kernel image ([`crate::layout::KERNEL_BASE`]) starts.

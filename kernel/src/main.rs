@@ -70,7 +70,7 @@ pub extern "C" fn kmain(boot: &'static BootInfo) -> ! {
 
     let tty = [boot.stdio[0].is_tty != 0, boot.stdio[1].is_tty != 0, boot.stdio[2].is_tty != 0];
     let clock = Clock::new(boot.tsc_khz, boot.tsc_ref, boot.realtime_ref_ns, boot.monotonic_ref_ns);
-    let mem = mem::Memory::new(boot.pml4, boot.low_free, boot.free_start, boot.mem_size, boot.mem_usable);
+    let mem = mem::Memory::new(boot.pml4, boot.low_free, boot.tables_free, boot.free_start, boot.mem_size, boot.mem_usable);
     let mut machine = Machine::new(mem, console::Console::new(tty), clock, boot.random);
     let start = shim::Platform::clock_ns(&mut machine, false);
     let k = Kernel { cpuid: cpuid::Cpuid::new(boot), proc: Process::from_boot(boot, start), machine, stack_limit: boot.stack_limit, rewritten_sites: 0, syscalls: 0 };

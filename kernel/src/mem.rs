@@ -20,6 +20,8 @@ const GEN_MASK: u64 = 0x7ff << GEN_SHIFT;
 pub struct Memory {
     pml4: u64,
     low: [u64; 2],
+    /// Free frames of the page-table chunk (abi::layout::TABLES_PHYS).
+    tables: [u64; 2],
     next: u64,
     end: u64,
     /// RAM registered with KVM so far, [0, usable); grown on demand.
@@ -58,7 +60,7 @@ fn index(va: u64, level: u32) -> usize {
 }
 
 pub fn leaf_flags(prot: u32) -> u64 {
-    let mut f = pte::PRESENT | pte::USER;
+    let mut f = pte::PRESENT | pte::USER | pte::SET_AD;
     if prot & PROT_WRITE != 0 {
         f |= pte::WRITABLE;
     }
@@ -69,8 +71,8 @@ pub fn leaf_flags(prot: u32) -> u64 {
 }
 
 impl Memory {
-    pub fn new(pml4: u64, low: [u64; 2], free_start: u64, mem_size: u64, usable: u64) -> Memory {
-        Memory { pml4, low, next: free_start, end: mem_size, usable, free: 0, dirty: (0, 0), gen: 0, flushes: 0 }
+    pub fn new(pml4: u64, low: [u64; 2], tables: [u64; 2], free_start: u64, mem_size: u64, usable: u64) -> Memory {
+        Memory { pml4, low, tables, next: free_start, end: mem_size, usable, free: 0, dirty: (0, 0), gen: 0, flushes: 0 }
     }
 
     pub fn flush(&mut self) {
@@ -113,6 +115,15 @@ impl Memory {
         Err(Errno::ENOMEM)
     }
 
+    /// A zeroed frame for a page table: from the page-table chunk while it lasts.
+    fn alloc_table(&mut self) -> Result<u64, Errno> {
+        if self.tables[0] + PAGE_SIZE <= self.tables[1] {
+            self.tables[0] += PAGE_SIZE;
+            return Ok(self.tables[0] - PAGE_SIZE);
+        }
+        self.alloc_frame()
+    }
+
     /// The leaf PTE slot of `va`: (table phys, index). Creates tables if asked.
     fn slot(&mut self, va: u64, create: bool) -> Result<Option<(u64, usize)>, Errno> {
         let mut t = self.pml4;
@@ -123,8 +134,8 @@ impl Memory {
                 if !create {
                     return Ok(None);
                 }
-                let f = self.alloc_frame()?;
-                write_entry(t, i, f | pte::PRESENT | pte::WRITABLE | pte::USER);
+                let f = self.alloc_table()?;
+                write_entry(t, i, f | pte::PRESENT | pte::WRITABLE | pte::USER | pte::SET_AD);
                 t = f;
             } else if e & pte::HUGE != 0 {
                 if level != 1 || !create {
@@ -142,13 +153,13 @@ impl Memory {
     /// 4 KiB pages with the same frames and rights: translations do not
     /// change, so no flush is needed. Returns the new table.
     fn split(&mut self, t: u64, i: usize, e: u64) -> Result<u64, Errno> {
-        let pt = self.alloc_frame()?;
+        let pt = self.alloc_table()?;
         let base = e & pte::ADDR_MASK & !(abi::layout::HUGE_PAGE_SIZE - 1);
         let flags = e & !pte::ADDR_MASK & !pte::HUGE;
         for j in 0..512 {
             write_entry(pt, j, (base + j as u64 * PAGE_SIZE) | flags);
         }
-        write_entry(t, i, pt | pte::PRESENT | pte::WRITABLE | pte::USER);
+        write_entry(t, i, pt | pte::PRESENT | pte::WRITABLE | pte::USER | pte::SET_AD);
         Ok(pt)
     }
 

@@ -47,6 +47,20 @@ impl GuestMemory {
         Ok(GuestMemory { raw, base, size, map_len })
     }
 
+    /// Backs [addr, addr+len) (2 MiB aligned) with small host pages, for
+    /// memory used sparsely, and faults in its first `populate` bytes at
+    /// once (one call instead of a fault per page, ~5 us each here). Best effort.
+    pub fn small_pages(&self, addr: u64, len: u64, populate: u64) {
+        if self.check(addr, len).is_ok() {
+            // SAFETY: the range is inside our mapping; the advice changes no contents.
+            unsafe {
+                let p = self.base.add(addr as usize) as *mut libc::c_void;
+                libc::madvise(p, len as usize, libc::MADV_NOHUGEPAGE);
+                libc::madvise(p, populate.min(len) as usize, libc::MADV_POPULATE_WRITE);
+            }
+        }
+    }
+
     /// How many 2 MiB chunks of guest memory the host has backed, for --stats.
     pub fn resident_chunks(&self) -> usize {
         let mut vec = vec![0u8; self.size / 4096];

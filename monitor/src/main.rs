@@ -183,6 +183,7 @@ fn run(cli: &Cli, t0: Instant) -> Result<Never, Refusal> {
     regions.push(b.map_stack(&stack).map_err(setup_err)?);
     let free_start = b.free_start();
     let low_free = b.low_free();
+    let tables_free = b.tables_free();
     let pml4 = b.pml4;
 
     let t_layout = t0.elapsed();
@@ -198,6 +199,7 @@ fn run(cli: &Cli, t0: Instant) -> Result<Never, Refusal> {
     boot.mem_usable = vm.usable;
     boot.free_start = free_start;
     boot.low_free = low_free;
+    boot.tables_free = tables_free;
     boot.pml4 = pml4;
     boot.kernel_phys = kernel.phys;
     let stack_rlimit = host::rlimit(libc::RLIMIT_STACK as libc::c_int);
@@ -257,6 +259,7 @@ fn run(cli: &Cli, t0: Instant) -> Result<Never, Refusal> {
     let t_vm = t_boot - t_layout;
     let mut exits = vm::ExitCounts::default();
     let outcome = vm.run(&mut mem, &mut exits);
+    let t_total = t0.elapsed();
     if cli.stats || cli.verbose {
         let kernel = match &outcome {
             Ok(vm::Outcome::Exited(e)) => format!(" syscalls={} slow_sites={} flushes={}", e.syscalls, e.slow_sites, e.flushes),
@@ -272,8 +275,12 @@ fn run(cli: &Cli, t0: Instant) -> Result<Never, Refusal> {
             t_layout.as_micros(),
             t_vm.as_micros(),
             t_boot.as_micros(),
-            t0.elapsed().as_micros()
+            t_total.as_micros()
         );
+        let kvm: Vec<String> = vm.kvm_counters().iter().map(|(k, v)| format!("{k}={v}")).collect();
+        if !kvm.is_empty() {
+            eprintln!("uk-run: stats: kvm: {}", kvm.join(" "));
+        }
     }
     if outcome.is_ok() {
         host::defer_teardown();

@@ -30,6 +30,8 @@ pub struct Builder<'a> {
     pub mem: &'a mut GuestMemory,
     /// Next free 4 KiB frame of chunk 0, below the kernel image.
     next: u64,
+    /// Next free frame of the page-table chunk.
+    next_table: u64,
     /// Next free 2 MiB chunk.
     next_chunk: u64,
     pub pml4: u64,
@@ -55,7 +57,7 @@ pub struct KernelInfo {
 }
 
 fn prot_flags(prot: u32) -> u64 {
-    let mut f = pte::PRESENT | pte::USER;
+    let mut f = pte::PRESENT | pte::USER | pte::SET_AD;
     if prot & PROT_WRITE != 0 {
         f |= pte::WRITABLE;
     }
@@ -67,8 +69,10 @@ fn prot_flags(prot: u32) -> u64 {
 
 impl<'a> Builder<'a> {
     pub fn new(mem: &'a mut GuestMemory) -> Result<Builder<'a>, SetupError> {
-        let mut b = Builder { mem, next: ALLOC_START_PHYS, next_chunk: HUGE_PAGE_SIZE, pml4: 0 };
-        b.pml4 = b.alloc(PAGE_SIZE)?;
+        // The layout's tables take ~20 pages; the kernel adds a few.
+        mem.small_pages(TABLES_PHYS, TABLES_END - TABLES_PHYS, 32 * PAGE_SIZE);
+        let mut b = Builder { mem, next: ALLOC_START_PHYS, next_table: TABLES_PHYS, next_chunk: FREE_START_PHYS, pml4: 0 };
+        b.pml4 = b.alloc_table()?;
         Ok(b)
     }
 
@@ -87,6 +91,20 @@ impl<'a> Builder<'a> {
             return Err(SetupError::OutOfMemory);
         }
         Ok(at)
+    }
+
+    /// A zeroed frame for a page table.
+    fn alloc_table(&mut self) -> Result<u64, SetupError> {
+        if self.next_table + PAGE_SIZE <= TABLES_END {
+            self.next_table += PAGE_SIZE;
+            return Ok(self.next_table - PAGE_SIZE);
+        }
+        self.alloc(PAGE_SIZE)
+    }
+
+    /// The unused rest of the page-table chunk.
+    pub fn tables_free(&self) -> [u64; 2] {
+        [self.next_table, TABLES_END]
     }
 
     /// A zeroed, 2 MiB-aligned chunk.
@@ -120,8 +138,8 @@ impl<'a> Builder<'a> {
             table = if e & pte::PRESENT != 0 {
                 e & pte::ADDR_MASK
             } else {
-                let t = self.alloc(PAGE_SIZE)?;
-                self.mem.write_u64(at, t | pte::PRESENT | pte::WRITABLE | pte::USER)?;
+                let t = self.alloc_table()?;
+                self.mem.write_u64(at, t | pte::PRESENT | pte::WRITABLE | pte::USER | pte::SET_AD)?;
                 t
             };
         }
@@ -148,7 +166,7 @@ impl<'a> Builder<'a> {
 
     /// All of guest RAM at DIRECT_MAP, with 2 MiB pages.
     pub fn map_direct(&mut self) -> Result<(), SetupError> {
-        let flags = pte::PRESENT | pte::WRITABLE | pte::USER | pte::NO_EXECUTE;
+        let flags = pte::PRESENT | pte::WRITABLE | pte::USER | pte::NO_EXECUTE | pte::SET_AD;
         for pa in (0..self.mem.size()).step_by(HUGE_PAGE_SIZE as usize) {
             self.map_huge(DIRECT_MAP + pa, pa, flags)?;
         }
@@ -157,7 +175,7 @@ impl<'a> Builder<'a> {
 
     /// The hypercall doorbells: a kernel page onto unbacked guest-physical memory.
     pub fn map_doorbells(&mut self) -> Result<(), SetupError> {
-        let flags = pte::PRESENT | pte::WRITABLE | pte::USER | pte::NO_EXECUTE;
+        let flags = pte::PRESENT | pte::WRITABLE | pte::USER | pte::NO_EXECUTE | pte::SET_AD;
         self.map_page(abi::hc::DOORBELL_VIRT, abi::hc::DOORBELL_PHYS, flags)
     }
 
@@ -224,7 +242,7 @@ impl<'a> Builder<'a> {
                 .ok_or_else(|| bad("truncated"))?;
             self.mem.slice_mut(abi::GuestPhys(p.p_vaddr - KERNEL_BASE), p.p_filesz)?.copy_from_slice(file);
         }
-        self.map_huge(KERNEL_BASE, 0, pte::PRESENT | pte::WRITABLE | pte::USER)?;
+        self.map_huge(KERNEL_BASE, 0, pte::PRESENT | pte::WRITABLE | pte::USER | pte::SET_AD)?;
         let sym = |name: &str| {
             elf.syms
                 .iter()

@@ -266,6 +266,46 @@ impl Vm {
             .collect())
     }
 
+    /// KVM's own counters for the vCPU (the exits KVM handles without us,
+    /// page faults, emulated instructions), nonzero scalars only, for --stats.
+    pub fn kvm_counters(&self) -> Vec<(String, u64)> {
+        use std::os::fd::{AsRawFd, FromRawFd};
+        use std::os::unix::fs::FileExt;
+        const KVM_GET_STATS_FD: libc::c_ulong = 0xaece; // _IO(KVMIO, 0xce)
+        // SAFETY: the ioctl takes no argument and returns a new descriptor or -1.
+        let fd = unsafe { libc::ioctl(self.vcpu.as_raw_fd(), KVM_GET_STATS_FD as _) };
+        if fd < 0 {
+            return Vec::new();
+        }
+        // SAFETY: fd is a fresh descriptor that nothing else owns.
+        let f = unsafe { std::fs::File::from_raw_fd(fd) };
+        let word = |b: &[u8], at: usize| u32::from_le_bytes(b[at..at + 4].try_into().expect("4 bytes")) as usize;
+        let mut h = [0u8; 24];
+        if f.read_exact_at(&mut h, 0).is_err() {
+            return Vec::new();
+        }
+        let (name_size, n, desc_at, data_at) = (word(&h, 4), word(&h, 8), word(&h, 16), word(&h, 20));
+        let stride = 16 + name_size;
+        let mut descs = vec![0u8; n.saturating_mul(stride).min(1 << 20)];
+        if f.read_exact_at(&mut descs, desc_at as u64).is_err() {
+            return Vec::new();
+        }
+        let mut out = Vec::new();
+        for d in descs.chunks_exact(stride) {
+            let size = u16::from_le_bytes([d[6], d[7]]);
+            let mut v = [0u8; 8];
+            if size != 1 || f.read_exact_at(&mut v, (data_at + word(d, 8)) as u64).is_err() {
+                continue;
+            }
+            let name = d[16..].split(|&b| b == 0).next().unwrap_or_default();
+            let v = u64::from_le_bytes(v);
+            if v != 0 {
+                out.push((String::from_utf8_lossy(name).into_owned(), v));
+            }
+        }
+        out
+    }
+
     /// The guest's TSC now (it runs at tsc_khz).
     pub fn guest_tsc(&self) -> Result<u64, VmError> {
         let mut m = Msrs::from_entries(&[kvm_msr_entry { index: MSR_TSC, ..Default::default() }]).expect("one MSR");
