@@ -1,6 +1,7 @@
 //! uk-run: runs an unmodified static Linux x86-64 program in a fresh KVM
 //! virtual machine beside a small Rust kernel (see ../shared/DESIGN.md).
 
+mod arena;
 mod cache;
 mod guest_mem;
 mod host;
@@ -17,6 +18,9 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 use std::time::Instant;
+
+#[global_allocator]
+static ALLOC: arena::Arena = arena::Arena::new();
 
 /// The guest kernel, built by build.rs for x86_64-unknown-none.
 static KERNEL_ELF: &[u8] = include_bytes!(env!("UK_KERNEL_ELF"));
