@@ -9,7 +9,7 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-const SIZE: usize = 256 << 10;
+const SIZE: usize = 128 << 10;
 
 pub struct Arena {
     /// Start of the arena (0: not mapped yet, 1: mapping failed).
