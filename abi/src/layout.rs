@@ -90,6 +90,13 @@ pub const fn phys_to_virt(phys: u64) -> u64 {
     DIRECT_MAP + phys
 }
 
+/// Where the kernel reaches chunk 0 (system pages, boot information):
+/// through its own window, which it touches anyway, rather than through the
+/// direct map, whose view of chunk 0 would cost one more shadow-MMU fault.
+pub const fn low_virt(phys: u64) -> u64 {
+    KERNEL_BASE + phys
+}
+
 pub const fn page_down(x: u64) -> u64 {
     x & !(PAGE_SIZE - 1)
 }

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -34,6 +35,14 @@ static const char *file_type(mode_t m)
     if (S_ISSOCK(m)) return "socket";
     if (S_ISLNK(m)) return "symlink";
     return "unknown";
+}
+
+/* A syscall that writes to a buffer far below the stack pointer's
+ * current page: the kernel grows the stack for it. */
+static __attribute__((noinline)) int uname_deep(void)
+{
+    volatile char big[1 << 20];
+    return (int)syscall(SYS_uname, (void *)big);
 }
 
 static const char *errno_name(int e)
@@ -112,6 +121,28 @@ int main(int argc, char **argv)
     errno = 0;
     int c = close(99);
     printf("close(99) returned %d errno %s\n", c, errno_name(errno));
+
+    /* Bad buffers: EFAULT, not a crash and not success. */
+    errno = 0;
+    w = syscall(SYS_write, 1, NULL, 5);
+    printf("write(1, NULL, 5) returned %zd errno %s\n", w, errno_name(errno));
+    errno = 0;
+    w = syscall(SYS_write, 1, (void *)0x10, 5);
+    printf("write(1, 0x10, 5) returned %zd errno %s\n", w, errno_name(errno));
+    errno = 0;
+    w = syscall(SYS_write, 1, (void *)0xffff888000000000ul, 5);
+    printf("write(1, kernel address, 5) returned %zd errno %s\n", w, errno_name(errno));
+    void *ro = mmap(NULL, 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    errno = 0;
+    long r = syscall(SYS_uname, ro);
+    printf("uname(read-only page) returned %ld errno %s\n", r, errno_name(errno));
+    munmap(ro, 4096);
+    errno = 0;
+    r = syscall(SYS_uname, ro);
+    printf("uname(unmapped page) returned %ld errno %s\n", r, errno_name(errno));
+    errno = 0;
+    r = uname_deep();
+    printf("uname(1 MiB down the stack) returned %ld errno %s\n", r, errno_name(errno));
 
     long page = sysconf(_SC_PAGESIZE);
     printf("sysconf(_SC_PAGESIZE) %ld\n", page);

@@ -293,7 +293,32 @@ uk_trap_common:
     handler = sym crate::trap::uk_exception,
 );
 
+// Copies between user memory and the kernel with the program's own page
+// tables doing the checks: a page fault on the `rep movsb` resumes at the
+// fault label (see copy_user_fixup), so the copy answers EFAULT instead.
+// The shadow MMU makes the alternative, walking the page tables in
+// software, cost a fault per page-table page the kernel reads.
+global_asm!(
+    r#"
+    .global uk_copy_user
+uk_copy_user:
+    mov rcx, rdx
+    .global uk_copy_user_insn
+uk_copy_user_insn:
+    rep movsb
+    xor eax, eax
+    ret
+    .global uk_copy_user_fault
+uk_copy_user_fault:
+    mov eax, 1
+    ret
+"#
+);
+
 extern "C" {
+    fn uk_copy_user(dst: *mut u8, src: *const u8, n: usize) -> u64;
+    fn uk_copy_user_insn();
+    fn uk_copy_user_fault();
     fn uk_trap_common();
     pub fn uk_syscall_entry();
     pub fn uk_lstar_entry();
@@ -362,6 +387,23 @@ pub fn fs_base() -> u64 {
     // SAFETY: as for set_fs_base.
     unsafe { asm!("rdfsbase {}", out(reg) v, options(nostack, preserves_flags)) }
     v
+}
+
+/// Copies `n` bytes from `src` to `dst`, one of which is user memory;
+/// false if a page fault stopped it part-way.
+///
+/// # Safety
+/// The kernel side must be valid for `n` bytes; the user side must lie in
+/// the user half (its faults are caught, the kernel's would not be). Not for
+/// use inside an exception handler: a fault there would reuse the IST stack.
+pub unsafe fn copy_user(dst: *mut u8, src: *const u8, n: usize) -> bool {
+    // SAFETY: the caller's contract; the routine touches only the two ranges.
+    unsafe { uk_copy_user(dst, src, n) == 0 }
+}
+
+/// Where a page fault at `rip` resumes, if it interrupted copy_user.
+pub fn copy_user_fixup(rip: u64) -> Option<u64> {
+    (rip == addr_of_fn(uk_copy_user_insn)).then(|| addr_of_fn(uk_copy_user_fault))
 }
 
 /// The address of a kernel symbol as an integer.

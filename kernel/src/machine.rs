@@ -7,7 +7,7 @@ use crate::hypercall;
 use crate::mem::Memory;
 use abi::hc::Killed;
 use abi::linux::Errno;
-use abi::layout::PAGE_SIZE;
+use abi::layout::{CPUID_TRAMPOLINES, PAGE_SIZE, TRAMPOLINE, USER_END};
 use rand_chacha::rand_core::{RngCore, SeedableRng};
 use rand_chacha::ChaCha20Rng;
 use shim::{FaultInfo, Platform};
@@ -45,15 +45,30 @@ impl Machine {
         Machine { mem, console, clock, rng: ChaCha20Rng::from_seed(seed) }
     }
 
-    /// Copies between user memory and a kernel buffer, page by page.
-    fn copy_user(&self, addr: u64, len: usize, write: bool, mut f: impl FnMut(*mut u8, usize, usize)) -> Result<(), Errno> {
+    /// Reads user memory by walking the page tables: for exception
+    /// handlers, where a fault must not happen (see arch::copy_user).
+    pub fn read_user_walked(&self, addr: u64, buf: &mut [u8]) -> Result<(), Errno> {
         let mut done = 0usize;
-        while done < len {
+        while done < buf.len() {
             let va = addr.checked_add(done as u64).ok_or(Errno::EFAULT)?;
-            let n = ((PAGE_SIZE - (va & (PAGE_SIZE - 1))) as usize).min(len - done);
-            let p = self.mem.translate(va, write).ok_or(Errno::EFAULT)?;
-            f(p as *mut u8, done, n);
+            let n = ((PAGE_SIZE - (va & (PAGE_SIZE - 1))) as usize).min(buf.len() - done);
+            let p = self.mem.translate(va, false).ok_or(Errno::EFAULT)?;
+            // SAFETY: p..p+n is inside one user page the page tables map
+            // readable, seen through the direct map; buf has room for n more.
+            unsafe { core::ptr::copy_nonoverlapping(p as *const u8, buf.as_mut_ptr().add(done), n) };
             done += n;
+        }
+        Ok(())
+    }
+
+    /// Whether [addr, addr+len) is program memory the kernel may copy
+    /// through: in the user half, and not a trampoline page (mapped for the
+    /// CPU, not for the program: a NULL buffer must give EFAULT).
+    fn user_range(addr: u64, len: usize) -> Result<(), Errno> {
+        let end = addr.checked_add(len as u64).filter(|&e| e <= USER_END).ok_or(Errno::EFAULT)?;
+        let hits = |t: u64| addr < t + PAGE_SIZE && end > t;
+        if len > 0 && (hits(TRAMPOLINE) || CPUID_TRAMPOLINES.iter().any(|&t| hits(t))) {
+            return Err(Errno::EFAULT);
         }
         Ok(())
     }
@@ -65,20 +80,25 @@ impl Machine {
 
 impl Platform for Machine {
     fn read_user(&self, addr: u64, buf: &mut [u8]) -> Result<(), Errno> {
-        let dst = buf.as_mut_ptr();
-        self.copy_user(addr, buf.len(), false, |p, off, n| {
-            // SAFETY: p..p+n is inside one user page the page tables map
-            // readable; dst+off..+n is inside buf.
-            unsafe { core::ptr::copy_nonoverlapping(p, dst.add(off), n) }
-        })
+        Self::user_range(addr, buf.len())?;
+        // SAFETY: buf is kernel memory of that length; the source is in the
+        // user half, and its faults end the copy.
+        if unsafe { crate::arch::copy_user(buf.as_mut_ptr(), addr as *const u8, buf.len()) } {
+            Ok(())
+        } else {
+            Err(Errno::EFAULT)
+        }
     }
 
     fn write_user(&mut self, addr: u64, data: &[u8]) -> Result<(), Errno> {
-        let src = data.as_ptr();
-        self.copy_user(addr, data.len(), true, |p, off, n| {
-            // SAFETY: p..p+n is inside one user page mapped writable; src+off..+n is inside data.
-            unsafe { core::ptr::copy_nonoverlapping(src.add(off), p, n) }
-        })
+        Self::user_range(addr, data.len())?;
+        // SAFETY: as read_user, the other way round; a page the program may
+        // not write faults, so the copy cannot write it either.
+        if unsafe { crate::arch::copy_user(addr as *mut u8, data.as_ptr(), data.len()) } {
+            Ok(())
+        } else {
+            Err(Errno::EFAULT)
+        }
     }
 
     fn console_write(&mut self, host_fd: u32, data: &[u8]) -> Result<(), Errno> {

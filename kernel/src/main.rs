@@ -21,7 +21,7 @@ mod mem;
 mod trap;
 
 use abi::boot::BootInfo;
-use abi::layout::{phys_to_virt, IDT_PHYS, SEL_USER_CODE, TSS_PHYS};
+use abi::layout::{low_virt, IDT_PHYS, SEL_USER_CODE, TSS_PHYS};
 use arch::SyscallFrame;
 use core::mem::MaybeUninit;
 use linked_list_allocator::LockedHeap;
@@ -84,7 +84,7 @@ pub extern "C" fn kmain(boot: &'static BootInfo) -> ! {
 /// Points the 32 exception vectors at their CPL3 stubs, on IST1.
 fn install_exception_gates() {
     let base = arch::addr_of_fn(arch::uk_exception_entries);
-    let idt = phys_to_virt(IDT_PHYS) as *mut u64;
+    let idt = low_virt(IDT_PHYS) as *mut u64;
     for v in 0..32u64 {
         let h = base + 16 * v;
         let low = (h & 0xffff) | ((SEL_USER_CODE as u64) << 16) | (1 << 32) | (0xee << 40) | (((h >> 16) & 0xffff) << 48);
@@ -96,7 +96,7 @@ fn install_exception_gates() {
     }
     let ist_top = core::ptr::addr_of_mut!(arch::IST_STACK) as u64 + core::mem::size_of::<arch::Stack<32768>>() as u64;
     // SAFETY: the TSS is guest RAM reserved for it; IST1 is at offset 0x24 (unaligned).
-    unsafe { ((phys_to_virt(TSS_PHYS) + 0x24) as *mut u64).write_unaligned(ist_top) };
+    unsafe { ((low_virt(TSS_PHYS) + 0x24) as *mut u64).write_unaligned(ist_top) };
 }
 
 /// Called by `uk_syscall_entry` for every syscall (and rewritten `cpuid`);

@@ -22,6 +22,17 @@ const STACK_STEP: u64 = 128 << 10;
 
 /// Called by `uk_trap_common` for every exception.
 pub extern "C" fn uk_exception(f: &mut TrapFrame) {
+    if f.vector == PF {
+        if let Some(resume) = crate::arch::copy_user_fixup(f.rip) {
+            // A syscall's copy to or from the program: the stack grows for
+            // it as for the program itself (the copy then resumes where it
+            // stopped), anything else answers EFAULT.
+            if f.error_code & 1 != 0 || !grow_stack(hypercall::fault_addr()) {
+                f.rip = resume;
+            }
+            return;
+        }
+    }
     let k = kernel();
     let cr2 = if f.vector == PF { hypercall::fault_addr() } else { 0 };
     if f.rip >= abi::layout::KERNEL_BASE {
@@ -36,7 +47,7 @@ pub extern "C" fn uk_exception(f: &mut TrapFrame) {
         || (f.vector == PF && f.rip == f.rax && cr2 == f.rax && f.rax >= TRAMPOLINE_SLED);
     if bad_nr {
         let mut ret = [0u8; 8];
-        if k.machine.read_user(f.rsp, &mut ret).is_ok() {
+        if k.machine.read_user_walked(f.rsp, &mut ret).is_ok() {
             if k.proc.first_warning(511) {
                 k.machine.warn(format_args!("unsupported syscall {}: answering ENOSYS", f.rax));
             }
@@ -96,7 +107,7 @@ pub extern "C" fn uk_rewrite_site(site: u64) {
     let end = k.machine.mem.pte(site + 1);
     let ok = e & pte::PRESENT != 0 && end & pte::PRESENT != 0 && e & pte::USER != 0;
     let mut bytes = [0u8; 2];
-    if !ok || k.machine.read_user(site, &mut bytes).is_err() || bytes != loader::SYSCALL {
+    if !ok || k.machine.read_user_walked(site, &mut bytes).is_err() || bytes != loader::SYSCALL {
         crate::kernel_panic(&alloc::format!("syscall trap from {site:#x}, which holds no syscall instruction"));
     }
     for (i, b) in loader::CALL_RAX.iter().enumerate() {

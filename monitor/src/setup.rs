@@ -403,7 +403,7 @@ impl<'a> Builder<'a> {
 
     /// GDT (null, kernel code/data, user data/code, TSS) and the TSS.
     pub fn write_gdt(&mut self) -> Result<(), SetupError> {
-        let tss = phys_to_virt(TSS_PHYS);
+        let tss = low_virt(TSS_PHYS);
         let gdt: [u64; 7] = [
             0,
             0x00af_9b00_0000_ffff, // 0x08 kernel code, 64-bit

@@ -214,10 +214,10 @@ impl Vm {
         s.cs = seg(SEL_USER_CODE, true);
         let data = seg(SEL_USER_DATA, false);
         (s.ds, s.es, s.fs, s.gs, s.ss) = (data, data, data, data, data);
-        s.tr = kvm_segment { base: phys_to_virt(TSS_PHYS), limit: 0x67, selector: SEL_TSS, type_: 11, present: 1, ..Default::default() };
-        s.gdt.base = phys_to_virt(GDT_PHYS);
+        s.tr = kvm_segment { base: low_virt(TSS_PHYS), limit: 0x67, selector: SEL_TSS, type_: 11, present: 1, ..Default::default() };
+        s.gdt.base = low_virt(GDT_PHYS);
         s.gdt.limit = 7 * 8 - 1;
-        s.idt.base = phys_to_virt(IDT_PHYS);
+        s.idt.base = low_virt(IDT_PHYS);
         s.idt.limit = 32 * 16 - 1;
         vcpu.set_sregs(&s).map_err(|e| VmError::Kvm("KVM_SET_SREGS", e))?;
 
@@ -240,7 +240,8 @@ impl Vm {
         .expect("three MSRs fit");
         vcpu.set_msrs(&msrs).map_err(|e| VmError::Kvm("KVM_SET_MSRS", e))?;
 
-        let regs = kvm_regs { rip: entry, rdi: phys_to_virt(BOOT_INFO_PHYS), rflags: 0x2 | (3 << 12), ..Default::default() };
+        let boot_info = low_virt(BOOT_INFO_PHYS);
+        let regs = kvm_regs { rip: entry, rdi: boot_info, rflags: 0x2 | (3 << 12), ..Default::default() };
         vcpu.set_regs(&regs).map_err(|e| VmError::Kvm("KVM_SET_REGS", e))?;
         let tsc_khz = vcpu.get_tsc_khz().map_err(|e| VmError::Kvm("KVM_GET_TSC_KHZ", e))? as u64;
         Ok(Vm { vm, usable, slots, mem_size: mem.size(), host_addr: mem.host_addr(), vcpu, tsc_khz })
