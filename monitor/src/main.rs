@@ -200,7 +200,7 @@ fn run(cli: &Cli, t0: Instant) -> Result<Never, Refusal> {
     boot.version = abi::hc::ABI_VERSION;
     boot.flags = if cli.verbose { FLAG_VERBOSE } else { 0 } | if cli.trace { FLAG_TRACE } else { 0 };
     boot.mem_size = mem.size();
-    boot.mem_usable = vm.usable;
+    boot.mem_usable = vm.ram.usable;
     boot.free_start = free_start;
     boot.low_free = low_free;
     boot.tables_free = tables_free;

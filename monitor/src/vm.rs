@@ -65,11 +65,7 @@ impl ExitCounts {
 
 pub struct Vm {
     vm: VmFd,
-    /// Guest RAM registered with KVM: [0, usable), in `slots` slots.
-    pub usable: u64,
-    slots: u32,
-    mem_size: u64,
-    host_addr: u64,
+    pub ram: Ram,
     pub vcpu: VcpuFd,
     pub tsc_khz: u64,
 }
@@ -147,19 +143,18 @@ fn seg(selector: u16, code: bool) -> kvm_segment {
     }
 }
 
-/// Registers guest RAM with KVM, one slot per step.
-struct GrowingRam<'a> {
-    vm: &'a VmFd,
-    usable: u64,
+/// Guest RAM as registered with KVM: [0, usable), one slot per step.
+pub struct Ram {
+    pub usable: u64,
     slots: u32,
-    mem_size: u64,
+    size: u64,
     host_addr: u64,
 }
 
-impl GrowingRam<'_> {
+impl Ram {
     /// Makes [0, end) usable (rounded up to 2 MiB, at most all of RAM).
-    fn grow_to(&mut self, end: u64) -> Result<(), VmError> {
-        let end = end.next_multiple_of(HUGE_PAGE_SIZE).min(self.mem_size);
+    fn grow_to(&mut self, vm: &VmFd, end: u64) -> Result<(), VmError> {
+        let end = end.next_multiple_of(HUGE_PAGE_SIZE).min(self.size);
         if end <= self.usable {
             return Ok(());
         }
@@ -172,7 +167,7 @@ impl GrowingRam<'_> {
         };
         // SAFETY: the region is part of the guest memory, which outlives the
         // VM (run() borrows it); it overlaps no earlier slot.
-        unsafe { self.vm.set_user_memory_region(region) }.map_err(|e| VmError::Kvm("KVM_SET_USER_MEMORY_REGION", e))?;
+        unsafe { vm.set_user_memory_region(region) }.map_err(|e| VmError::Kvm("KVM_SET_USER_MEMORY_REGION", e))?;
         self.slots += 1;
         self.usable = end;
         Ok(())
@@ -190,9 +185,8 @@ impl Vm {
     pub fn new(mem: &GuestMemory, usable: u64, pml4: u64, entry: u64, lstar: u64) -> Result<Vm, VmError> {
         let kvm = Kvm::new().map_err(VmError::NoKvm)?;
         let vm = kvm.create_vm().map_err(|e| VmError::Kvm("KVM_CREATE_VM", e))?;
-        let mut this_vm = GrowingRam { vm: &vm, usable: 0, slots: 0, mem_size: mem.size(), host_addr: mem.host_addr() };
-        this_vm.grow_to(usable)?;
-        let (usable, slots) = (this_vm.usable, this_vm.slots);
+        let mut ram = Ram { usable: 0, slots: 0, size: mem.size(), host_addr: mem.host_addr() };
+        ram.grow_to(&vm, usable)?;
         let vcpu = vm.create_vcpu(0).map_err(|e| VmError::Kvm("KVM_CREATE_VCPU", e))?;
         let cpuid = match cached_supported_cpuid().filter(|c| vcpu.set_cpuid2(c).is_ok()) {
             Some(c) => c,
@@ -244,7 +238,7 @@ impl Vm {
         let regs = kvm_regs { rip: entry, rdi: boot_info, rflags: 0x2 | (3 << 12), ..Default::default() };
         vcpu.set_regs(&regs).map_err(|e| VmError::Kvm("KVM_SET_REGS", e))?;
         let tsc_khz = vcpu.get_tsc_khz().map_err(|e| VmError::Kvm("KVM_GET_TSC_KHZ", e))? as u64;
-        Ok(Vm { vm, usable, slots, mem_size: mem.size(), host_addr: mem.host_addr(), vcpu, tsc_khz })
+        Ok(Vm { vm, ram, vcpu, tsc_khz })
     }
 
     /// The vCPU's CPUID table as KVM now answers it (with the bits that
@@ -415,11 +409,10 @@ impl Vm {
             }
             Port::GrowMemory => {
                 let mut a: hc::GrowMemory = mem.read(gpa)?;
-                let mut g = GrowingRam { vm: &self.vm, usable: self.usable, slots: self.slots, mem_size: self.mem_size, host_addr: self.host_addr };
                 // Doubling: a program that keeps allocating makes log2(RAM) of these calls.
-                g.grow_to(a.want_end.max(2 * self.usable))?;
-                (self.usable, self.slots) = (g.usable, g.slots);
-                a.end = self.usable;
+                let want = a.want_end.max(2 * self.ram.usable);
+                self.ram.grow_to(&self.vm, want)?;
+                a.end = self.ram.usable;
                 mem.write(gpa, &a)?;
             }
             Port::FaultAddr => {
