@@ -60,6 +60,20 @@ pub const CPUID_FLAG_SIGNIFICANT_INDEX: u32 = 1;
 pub const MAX_CPUID_ENTRIES: usize = 96;
 pub const MAX_CPUID_SITES: usize = 128;
 
+/// Most shared directories (`-v`, plus the current directory).
+pub const MAX_SHARES: usize = 8;
+
+/// A host directory shared with the program.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct Share {
+    /// Where the program sees it: an absolute, normalized guest path.
+    pub guest_path: [u8; 512],
+    pub guest_path_len: u32,
+    /// Writes are refused with EROFS.
+    pub read_only: u32,
+}
+
 #[repr(C)]
 #[derive(Clone, Copy)]
 pub struct BootInfo {
@@ -124,6 +138,11 @@ pub struct BootInfo {
     /// The working directory the program starts in (absolute).
     pub cwd_len: u64,
     pub cwd: [u8; 4096],
+
+    /// Host directories shared with the program, in the order the monitor
+    /// numbers them ([`crate::hc::File::share`]).
+    pub nshares: u64,
+    pub shares: [Share; MAX_SHARES],
 
     /// The program's absolute host path (for /proc/self/exe).
     pub exe_len: u64,

@@ -11,7 +11,7 @@
 use crate::GuestPhys;
 
 /// Bumped on any incompatible change; the kernel checks it at boot.
-pub const ABI_VERSION: u32 = 3;
+pub const ABI_VERSION: u32 = 4;
 
 /// Guest-physical page of the doorbells; no memory backs it.
 pub const DOORBELL_PHYS: u64 = 1 << 38;
@@ -49,10 +49,12 @@ pub enum Port {
     Poll = 0x509,
     /// [`GrowMemory`]: make more of guest RAM usable.
     GrowMemory = 0x50a,
+    /// [`File`]: an operation on a shared host directory or a host file.
+    File = 0x50b,
 }
 
 impl Port {
-    pub const ALL: [Port; 11] = [
+    pub const ALL: [Port; 12] = [
         Port::ConsoleWrite,
         Port::Exit,
         Port::Killed,
@@ -64,6 +66,7 @@ impl Port {
         Port::FlushTlb,
         Port::Poll,
         Port::GrowMemory,
+        Port::File,
     ];
 
     pub fn from_u16(p: u16) -> Option<Port> {
@@ -201,6 +204,120 @@ pub struct Poll {
     pub _pad: u32,
 }
 
+/// Port [`Port::GrowMemory`]. Guest RAM is registered with KVM in steps:
+/// registering costs time in proportion to its size (~0.8 ms per GiB on
+/// PVM hosts), most programs use a few MiB, and the kernel hands out
+/// physical memory bottom-up. Only `[0, end)` may be touched; RAM beyond
+/// it exits as an MMIO access.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct GrowMemory {
+    /// IN: the end the kernel needs.
+    pub want_end: u64,
+    /// OUT: the end now usable: at least `want_end` unless RAM is full.
+    pub end: u64,
+}
+
+/// What a [`File`] call does. Path operations name a path relative to a
+/// share's root (no leading `/`; "" is the root itself) and never resolve
+/// outside it; handle operations name a host file the guest opened. Linux
+/// semantics throughout: `ret` is what the Linux call returns, or -errno.
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileOp {
+    /// openat(path, flags, mode): `ret` = a handle. O_CREAT and O_TRUNC are
+    /// refused with EROFS on a read-only share, as are writable modes.
+    Open = 1,
+    /// close(handle).
+    Close = 2,
+    /// read(handle, buf, len) at `offset`, or at the handle's position if
+    /// `offset` is -1 (then `offset` OUT is the new position).
+    Read = 3,
+    /// write(handle, buf, len), positioned as Read (O_APPEND handles append).
+    Write = 4,
+    /// fstat(handle) into `stat`.
+    Fstat = 5,
+    /// fstatat(path, flags: AT_SYMLINK_NOFOLLOW) into `stat`.
+    Stat = 6,
+    /// getdents64(handle, buf, len): Linux dirent64 records.
+    Getdents = 7,
+    /// lseek(handle, offset, whence: `flags`): `ret` = the new position.
+    Seek = 8,
+    /// mkdirat(path, mode).
+    Mkdir = 9,
+    /// unlinkat(path, flags: AT_REMOVEDIR).
+    Unlink = 10,
+    /// renameat2(path, share2:path2, flags).
+    Rename = 11,
+    /// linkat(path, share2:path2): a new name path2 for path.
+    Link = 12,
+    /// symlinkat(target: buf/len, path).
+    Symlink = 13,
+    /// readlinkat(path, buf, len): `ret` = bytes.
+    Readlink = 14,
+    /// fchmodat(path, mode), or fchmod(handle) when `path_len` is u64::MAX.
+    Chmod = 15,
+    /// fchownat(path, uid: `mode`, gid: `flags`, AT_SYMLINK_NOFOLLOW in `offset`), or fchown(handle).
+    Chown = 16,
+    /// utimensat(path, times: buf (two timespecs, or 0 for now), flags), or futimens(handle).
+    Utimens = 17,
+    /// truncate(path, length: `offset`), or ftruncate(handle).
+    Truncate = 18,
+    /// fsync(handle); fdatasync when `flags` is 1.
+    Fsync = 19,
+    /// faccessat(path, mode, flags).
+    Access = 20,
+    /// fallocate(handle, mode: `flags`, offset, len).
+    Fallocate = 21,
+    /// statfs on the share of `share` into buf (a Linux struct statfs).
+    Statfs = 22,
+}
+
+impl FileOp {
+    pub fn from_u32(v: u32) -> Option<FileOp> {
+        use FileOp::*;
+        [
+            Open, Close, Read, Write, Fstat, Stat, Getdents, Seek, Mkdir, Unlink, Rename, Link, Symlink, Readlink,
+            Chmod, Chown, Utimens, Truncate, Fsync, Access, Fallocate, Statfs,
+        ]
+        .into_iter()
+        .find(|o| *o as u32 == v)
+    }
+}
+
+/// Port [`Port::File`]: one call, the fields each [`FileOp`] reads.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct File {
+    /// IN: a [`FileOp`].
+    pub op: u32,
+    /// IN: the share `path` is in (an index into the boot information's shares).
+    pub share: u32,
+    /// IN: the host file, for handle operations.
+    pub handle: u32,
+    /// IN: the share of `path2`.
+    pub share2: u32,
+    /// IN: flags, as the op says.
+    pub flags: u32,
+    /// IN: mode, as the op says.
+    pub mode: u32,
+    /// IN: a path relative to the share's root.
+    pub path: GuestPhys,
+    pub path_len: u64,
+    /// IN: a second path (rename, link).
+    pub path2: GuestPhys,
+    pub path2_len: u64,
+    /// IN/OUT: data.
+    pub buf: GuestPhys,
+    pub len: u64,
+    /// IN/OUT: a file position, as the op says.
+    pub offset: i64,
+    /// OUT: the result, or -errno.
+    pub ret: i64,
+    /// OUT: Fstat and Stat.
+    pub stat: crate::linux::Stat,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -227,18 +344,4 @@ mod tests {
         assert_eq!(size_of::<Read>(), 32);
         assert_eq!(size_of::<Clock>(), 16);
     }
-}
-
-/// Port [`Port::GrowMemory`]. Guest RAM is registered with KVM in steps:
-/// registering costs time in proportion to its size (~0.8 ms per GiB on
-/// PVM hosts), most programs use a few MiB, and the kernel hands out
-/// physical memory bottom-up. Only `[0, end)` may be touched; RAM beyond
-/// it exits as an MMIO access.
-#[repr(C)]
-#[derive(Debug, Clone, Copy, Default)]
-pub struct GrowMemory {
-    /// IN: the end the kernel needs.
-    pub want_end: u64,
-    /// OUT: the end now usable: at least `want_end` unless RAM is full.
-    pub end: u64,
 }

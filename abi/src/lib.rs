@@ -1,9 +1,9 @@
 //! The one definition of everything the monitor and the guest kernel share.
 //!
-//! - [`hc`]: the hypercall ABI: a version, a port per call, one `#[repr(C)]`
-//!   struct per call with IN/OUT fields. A hypercall is `out dx, eax` at CPL3
-//!   (IOPL 3) where `dx` is the call's port and `eax` the guest-physical
-//!   address of its struct. The monitor checks every address and length.
+//! - [`hc`]: the hypercall ABI: a version, a call number per call, one
+//!   `#[repr(C)]` struct per call with IN/OUT fields. A hypercall writes the
+//!   guest-physical address of its struct to the call's MMIO doorbell. The
+//!   monitor checks every address and length.
 //! - [`layout`]: the guest's virtual and physical memory layout.
 //! - [`boot`]: the boot information the monitor hands the kernel.
 //! - [`linux`]: the Linux user ABI types (errno, `struct stat`, termios, ...).

@@ -395,6 +395,12 @@ impl Vm {
                 };
                 mem.write(gpa, &a)?;
             }
+            Port::File => {
+                // Served once shares exist (monitor/src/files.rs).
+                let mut a: hc::File = mem.read(gpa)?;
+                a.ret = -(libc::ENOSYS as i64);
+                mem.write(gpa, &a)?;
+            }
             Port::Poll => {
                 let mut a: hc::Poll = mem.read(gpa)?;
                 a.revents = host::poll(a.events, a.timeout_ms);
