@@ -31,6 +31,7 @@ pub enum Errno {
     ENFILE = 23,
     EMFILE = 24,
     ENOTTY = 25,
+    ETXTBSY = 26,
     EFBIG = 27,
     ENOSPC = 28,
     ESPIPE = 29,
@@ -46,14 +47,33 @@ pub enum Errno {
     ENOTEMPTY = 39,
     ELOOP = 40,
     ENODATA = 61,
+    EILSEQ = 84,
     EOVERFLOW = 75,
     ENOTSOCK = 88,
     EOPNOTSUPP = 95,
     EAFNOSUPPORT = 97,
     ETIMEDOUT = 110,
+    ESTALE = 116,
+    EDQUOT = 122,
 }
 
 impl Errno {
+    pub const ALL: [Errno; 50] = {
+        use Errno::*;
+        [
+            EPERM, ENOENT, ESRCH, EINTR, EIO, ENXIO, E2BIG, ENOEXEC, EBADF, ECHILD, EAGAIN, ENOMEM, EACCES, EFAULT,
+            EBUSY, EEXIST, EXDEV, ENODEV, ENOTDIR, EISDIR, EINVAL, ENFILE, EMFILE, ENOTTY, ETXTBSY, EFBIG, ENOSPC,
+            ESPIPE, EROFS, EMLINK, EPIPE, EDOM, ERANGE, EDEADLK, ENAMETOOLONG, ENOLCK, ENOSYS, ENOTEMPTY, ELOOP,
+            ENODATA, EILSEQ, EOVERFLOW, ENOTSOCK, EOPNOTSUPP, EAFNOSUPPORT, ETIMEDOUT, ESTALE, EDQUOT, EINVAL, EIO,
+        ]
+    };
+
+    /// The Errno of a raw value (a host's errno: the host is Linux too);
+    /// EIO for one this enum does not know.
+    pub fn from_raw(v: i32) -> Errno {
+        Errno::ALL.into_iter().find(|e| *e as i32 == v).unwrap_or(Errno::EIO)
+    }
+
     /// The value a syscall returns for this error.
     pub const fn ret(self) -> i64 {
         -(self as i32 as i64)

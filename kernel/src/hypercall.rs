@@ -87,6 +87,11 @@ pub fn poll(events: [u16; 3], timeout_ms: i32) -> [u16; 3] {
     a.revents
 }
 
+/// A File call: the caller filled `a`, whose addresses are guest-physical.
+pub fn file(a: &mut hc::File) {
+    call(Port::File, a);
+}
+
 /// Makes guest RAM up to at least `want_end` usable; returns the new end
 /// (short of `want_end` only when RAM is full).
 pub fn grow_memory(want_end: u64) -> u64 {

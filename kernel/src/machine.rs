@@ -10,6 +10,7 @@ use abi::linux::Errno;
 use abi::layout::{CPUID_TRAMPOLINES, PAGE_SIZE, TRAMPOLINE, USER_END};
 use rand_chacha::rand_core::{RngCore, SeedableRng};
 use rand_chacha::ChaCha20Rng;
+use shim::platform::FileData;
 use shim::{FaultInfo, Platform};
 
 pub struct Clock {
@@ -118,6 +119,85 @@ impl Platform for Machine {
         Ok(r as usize)
     }
 
+    fn host_file(&mut self, call: &mut abi::hc::File, path: &[u8], path2: &[u8], data: FileData<'_>) -> Result<u64, Errno> {
+        // SAFETY: the kernel is single-threaded and FILE_IO is used only here,
+        // never across a call that could come back into this function.
+        let io = unsafe { &mut *core::ptr::addr_of_mut!(FILE_IO) };
+        let (p1, p2) = (path.len().min(PATH_ROOM), path2.len().min(PATH_ROOM));
+        io.path[..p1].copy_from_slice(&path[..p1]);
+        io.path2[..p2].copy_from_slice(&path2[..p2]);
+        call.path = abi::GuestPhys(hypercall::virt_to_phys(io.path.as_ptr() as u64));
+        call.path_len = if call.path_len == u64::MAX { u64::MAX } else { p1 as u64 };
+        call.path2 = abi::GuestPhys(hypercall::virt_to_phys(io.path2.as_ptr() as u64));
+        call.path2_len = p2 as u64;
+        call.buf = abi::GuestPhys(hypercall::virt_to_phys(io.data.as_ptr() as u64));
+        let once = |call: &mut abi::hc::File, n: usize| {
+            call.len = n as u64;
+            hypercall::file(call);
+            if call.ret < 0 {
+                Err(errno_from(-call.ret as i32))
+            } else {
+                Ok(call.ret as u64)
+            }
+        };
+        // Positional (pread/pwrite) calls advance the offset chunk by chunk;
+        // the others use the host file's own position (offset -1).
+        let positional = call.offset >= 0;
+        match data {
+            FileData::None => once(call, 0),
+            FileData::In(bytes) => {
+                let n = bytes.len().min(DATA_ROOM);
+                io.data[..n].copy_from_slice(&bytes[..n]);
+                once(call, n)
+            }
+            FileData::Out(buf) => {
+                let n = buf.len().min(DATA_ROOM);
+                let got = once(call, n)?;
+                let m = (got as usize).min(n);
+                buf[..m].copy_from_slice(&io.data[..m]);
+                Ok(got)
+            }
+            FileData::FromUser(addr, len) => {
+                let mut done = 0u64;
+                while done < len {
+                    let n = ((len - done) as usize).min(DATA_ROOM);
+                    if let Err(e) = self.read_user(addr + done, &mut io.data[..n]) {
+                        return if done > 0 { Ok(done) } else { Err(e) };
+                    }
+                    let got = match once(call, n) {
+                        Ok(g) => g,
+                        Err(e) if done == 0 => return Err(e),
+                        Err(_) => return Ok(done),
+                    };
+                    done += got;
+                    call.offset = if positional { call.offset + got as i64 } else { -1 };
+                    if (got as usize) < n {
+                        break;
+                    }
+                }
+                Ok(done)
+            }
+            FileData::ToUser(addr, len) => {
+                let mut done = 0u64;
+                while done < len {
+                    let n = ((len - done) as usize).min(DATA_ROOM);
+                    let got = match once(call, n) {
+                        Ok(g) => g as usize,
+                        Err(e) if done == 0 => return Err(e),
+                        Err(_) => return Ok(done),
+                    };
+                    self.write_user(addr + done, &io.data[..got.min(n)])?;
+                    done += got as u64;
+                    call.offset = if positional { call.offset + got as i64 } else { -1 };
+                    if got < n {
+                        break;
+                    }
+                }
+                Ok(done)
+            }
+        }
+    }
+
     fn host_poll(&mut self, events: [u16; 3], timeout_ms: i32) -> [u16; 3] {
         self.console.flush();
         hypercall::poll(events, timeout_ms)
@@ -188,13 +268,19 @@ impl Platform for Machine {
     }
 }
 
+const PATH_ROOM: usize = 4096;
+/// Bytes one File call moves at most: a static buffer in the kernel image,
+/// whose chunk is contiguous guest-physical memory.
+const DATA_ROOM: usize = 128 << 10;
+
+struct FileIo {
+    path: [u8; PATH_ROOM],
+    path2: [u8; PATH_ROOM],
+    data: [u8; DATA_ROOM],
+}
+
+static mut FILE_IO: FileIo = FileIo { path: [0; PATH_ROOM], path2: [0; PATH_ROOM], data: [0; DATA_ROOM] };
+
 fn errno_from(e: i32) -> Errno {
-    match e {
-        4 => Errno::EINTR,
-        9 => Errno::EBADF,
-        11 => Errno::EAGAIN,
-        21 => Errno::EISDIR,
-        22 => Errno::EINVAL,
-        _ => Errno::EIO,
-    }
+    Errno::from_raw(e)
 }

@@ -64,6 +64,16 @@ impl Platform for Fake {
         self.stdin.drain(..n);
         Ok(n)
     }
+    fn host_file(
+        &mut self,
+        _call: &mut abi::hc::File,
+        _path: &[u8],
+        _path2: &[u8],
+        _data: crate::platform::FileData<'_>,
+    ) -> Result<u64, Errno> {
+        // No shares in the fake: the VFS tests use the in-memory file system.
+        Err(Errno::ENOSYS)
+    }
     fn host_poll(&mut self, events: [u16; 3], _timeout_ms: i32) -> [u16; 3] {
         events
     }

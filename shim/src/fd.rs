@@ -1,35 +1,67 @@
-//! The descriptor table. For now its objects are the host's stdio streams;
-//! file-like objects answer the right errno for what they do not support.
+//! The descriptor table. Its objects are the host's stdio streams and open
+//! files (in-memory, devices, or host files in shares); file-like objects
+//! answer the right errno for what they do not support.
 
 use crate::SysResult;
 use abi::boot::StdioInfo;
 use abi::linux::Errno;
+use alloc::rc::Rc;
 use alloc::vec::Vec;
+use core::cell::Cell;
 
 pub const O_ACCMODE: u32 = 3;
 pub const O_RDONLY: u32 = 0;
 pub const O_WRONLY: u32 = 1;
 pub const O_RDWR: u32 = 2;
-pub const O_NONBLOCK: u32 = 0o4000;
+pub const O_CREAT: u32 = 0o100;
+pub const O_EXCL: u32 = 0o200;
+pub const O_NOCTTY: u32 = 0o400;
+pub const O_TRUNC: u32 = 0o1000;
 pub const O_APPEND: u32 = 0o2000;
+pub const O_NONBLOCK: u32 = 0o4000;
+pub const O_DIRECTORY: u32 = 0o200000;
+pub const O_NOFOLLOW: u32 = 0o400000;
+pub const O_CLOEXEC: u32 = 0o2000000;
+pub const O_PATH: u32 = 0o10000000;
 pub const FD_CLOEXEC: u32 = 1;
 
+/// What an open file is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FileKind {
+    /// A host file or directory in share `share`, open in the monitor as `handle`.
+    Host { share: u32, handle: u32, dir: bool },
+    /// An in-memory node: file, directory or device.
+    Mem(usize),
+}
+
+/// An open file description: dup'd descriptors share it (and its position).
+#[derive(Debug)]
+pub struct OpenFile {
+    pub kind: FileKind,
+    /// The absolute guest path it was opened by (for *at() and /proc/self/fd).
+    pub path: Vec<u8>,
+    /// The position, for in-memory files and directories (host files keep theirs in the monitor).
+    pub pos: Cell<u64>,
+}
+
 /// What a descriptor refers to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub enum Object {
     /// One of the host's stdio descriptors, shared through the monitor.
     HostStdio { host_fd: u32, info: StdioInfo },
+    File(Rc<OpenFile>),
 }
 
 impl Object {
     pub fn status_flags(&self) -> u32 {
         match self {
             Object::HostStdio { info, .. } => info.status_flags,
+            Object::File(_) => 0,
         }
     }
 }
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Entry {
     pub object: Object,
     pub cloexec: bool,
@@ -58,8 +90,8 @@ impl FdTable {
         self.slots.get_mut(fd as usize).and_then(|s| s.as_mut()).ok_or(Errno::EBADF)
     }
 
-    /// Installs at exactly `fd`, replacing what was there.
-    pub fn install_at(&mut self, fd: u64, e: Entry) -> Result<(), Errno> {
+    /// Installs at exactly `fd`; returns what was there.
+    pub fn install_at(&mut self, fd: u64, e: Entry) -> Result<Option<Entry>, Errno> {
         if fd >= self.limit {
             return Err(Errno::EBADF);
         }
@@ -67,8 +99,12 @@ impl FdTable {
         if self.slots.len() <= fd {
             self.slots.resize(fd + 1, None);
         }
-        self.slots[fd] = Some(e);
-        Ok(())
+        Ok(self.slots[fd].replace(e))
+    }
+
+    /// The open descriptors, lowest first.
+    pub fn iter(&self) -> impl Iterator<Item = (u64, &Entry)> {
+        self.slots.iter().enumerate().filter_map(|(i, s)| s.as_ref().map(|e| (i as u64, e)))
     }
 
     /// Installs at the lowest free slot at or above `min`.
@@ -112,6 +148,6 @@ mod tests {
         assert!(t.close(1).is_ok());
         assert_eq!(t.close(1).unwrap_err(), Errno::EBADF);
         assert_eq!(t.install_from(0, entry()), Ok(1));
-        assert_eq!(t.install_at(4, entry()), Err(Errno::EBADF));
+        assert_eq!(t.install_at(4, entry()).unwrap_err(), Errno::EBADF);
     }
 }

@@ -16,8 +16,10 @@ pub mod signal;
 pub mod table;
 pub mod time;
 pub mod user;
+pub mod vfs;
 
 mod sys_io;
+mod sys_fs;
 mod sys_mem;
 mod sys_proc;
 mod sys_signal;

@@ -11,6 +11,19 @@ pub struct FaultInfo {
     pub error_code: u64,
 }
 
+/// The data a [`Platform::host_file`] call moves.
+pub enum FileData<'a> {
+    None,
+    /// The program's memory [addr, addr+len), sent to the host.
+    FromUser(u64, u64),
+    /// Filled from the host into the program's memory [addr, addr+len).
+    ToUser(u64, u64),
+    /// Kernel bytes sent to the host.
+    In(&'a [u8]),
+    /// A kernel buffer filled from the host.
+    Out(&'a mut [u8]),
+}
+
 /// The services of the kernel under the syscall layer.
 ///
 /// User addresses are the program's virtual addresses; the platform checks
@@ -26,6 +39,14 @@ pub trait Platform {
     fn console_flush(&mut self);
     /// A blocking read of a host descriptor (the console is flushed first).
     fn host_read(&mut self, host_fd: u32, buf: &mut [u8]) -> Result<usize, Errno>;
+
+    /// A File hypercall (abi::hc::File) on a shared host directory or a host
+    /// file: `call` holds the op and its numbers, `path` and `path2` the
+    /// share-relative paths, `data` the bytes it moves. A large transfer may
+    /// take several calls (stopping at a short one); the result is then the
+    /// bytes moved in all. Returns the Linux result or errno; `call` holds
+    /// the last call's OUT fields (offset, stat).
+    fn host_file(&mut self, call: &mut abi::hc::File, path: &[u8], path2: &[u8], data: FileData<'_>) -> Result<u64, Errno>;
 
     /// poll(2) on host descriptors 0..3 (the console is flushed first).
     fn host_poll(&mut self, events: [u16; 3], timeout_ms: i32) -> [u16; 3];

@@ -26,6 +26,7 @@ pub struct Process {
     pub exe: Vec<u8>,
     pub cwd: Vec<u8>,
     pub fds: FdTable,
+    pub vfs: crate::vfs::Vfs,
     pub mm: Mm,
     pub signals: Signals,
     pub rlimits: [Rlimit; RLIMIT_NLIMITS],
@@ -76,6 +77,14 @@ impl Process {
         let n = base.len().min(15);
         comm[..n].copy_from_slice(&base[..n]);
         let regions = &b.regions[..(b.nregions as usize).min(b.regions.len())];
+        let shares = b.shares[..(b.nshares as usize).min(b.shares.len())]
+            .iter()
+            .map(|s| crate::vfs::Share {
+                at: crate::vfs::normalize(&[], &s.guest_path[..(s.guest_path_len as usize).min(s.guest_path.len())]),
+                read_only: s.read_only != 0,
+            })
+            .collect();
+        let boot_ns = b.realtime_ref_ns;
         Process {
             pid: b.pid,
             ppid: b.ppid,
@@ -87,6 +96,7 @@ impl Process {
             exe: b.exe[..(b.exe_len as usize).min(b.exe.len())].to_vec(),
             cwd: b.cwd[..(b.cwd_len as usize).min(b.cwd.len())].to_vec(),
             fds,
+            vfs: crate::vfs::Vfs::new(shares, b.uid, b.gid, boot_ns),
             mm: Mm::new(regions, b.brk_start),
             signals: Signals::default(),
             rlimits,

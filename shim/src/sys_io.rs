@@ -1,35 +1,36 @@
-//! read, write, their vector forms, descriptors, ioctl and fstat.
+//! read, write, their vector forms, descriptors, ioctl and fstat: on the
+//! host's stdio here, on files through [`crate::sys_fs`].
 
-use crate::fd::{Entry, Object, FD_CLOEXEC, O_ACCMODE, O_APPEND, O_NONBLOCK, O_RDONLY, O_WRONLY};
-use crate::user::{read_cstr, UserPtr};
+use crate::fd::{Entry, Object, FD_CLOEXEC, O_ACCMODE, O_APPEND, O_NONBLOCK, O_PATH, O_RDONLY, O_WRONLY};
+use crate::sys_fs;
+use crate::user::UserPtr;
 use crate::{Platform, Process, SysResult};
 use abi::linux::Errno;
 
-pub const AT_FDCWD: u64 = -100i64 as u64;
-const AT_EMPTY_PATH: u64 = 0x1000;
 const IOV_MAX: u64 = 1024;
 /// Linux caps one read or write at this many bytes.
 const MAX_RW: u64 = 0x7fff_f000;
 
 fn readable(e: &Entry) -> Result<(), Errno> {
-    if e.status & O_ACCMODE == O_WRONLY {
+    if e.status & O_ACCMODE == O_WRONLY || e.status & O_PATH != 0 {
         return Err(Errno::EBADF);
     }
     Ok(())
 }
 
 fn writable(e: &Entry) -> Result<(), Errno> {
-    if e.status & O_ACCMODE == O_RDONLY {
+    if e.status & O_ACCMODE == O_RDONLY || e.status & O_PATH != 0 {
         return Err(Errno::EBADF);
     }
     Ok(())
 }
 
 pub fn write<P: Platform>(proc: &mut Process, p: &mut P, fd: u64, buf: u64, len: u64) -> SysResult {
-    let e = *proc.fds.get(fd)?;
+    let e = proc.fds.get(fd)?.clone();
     writable(&e)?;
     let len = len.min(MAX_RW);
     match e.object {
+        Object::File(f) => sys_fs::write(proc, p, &f, e.status & O_APPEND != 0, buf, len, None),
         Object::HostStdio { host_fd, .. } => {
             let mut chunk = [0u8; 4096];
             let mut done = 0u64;
@@ -47,13 +48,14 @@ pub fn write<P: Platform>(proc: &mut Process, p: &mut P, fd: u64, buf: u64, len:
 }
 
 pub fn read<P: Platform>(proc: &mut Process, p: &mut P, fd: u64, buf: u64, len: u64) -> SysResult {
-    let e = *proc.fds.get(fd)?;
+    let e = proc.fds.get(fd)?.clone();
     readable(&e)?;
     let len = len.min(MAX_RW);
     if len == 0 {
         return Ok(0);
     }
     match e.object {
+        Object::File(f) => sys_fs::read(proc, p, &f, buf, len, None),
         Object::HostStdio { host_fd, .. } => {
             // Check the whole buffer first: the bytes read must not be lost.
             let mut probe = [0u8; 1];
@@ -101,48 +103,82 @@ pub fn writev<P: Platform>(proc: &mut Process, p: &mut P, fd: u64, iov: u64, cnt
 }
 
 pub fn readv<P: Platform>(proc: &mut Process, p: &mut P, fd: u64, iov: u64, cnt: u64) -> SysResult {
-    readable(proc.fds.get(fd)?)?;
+    let e = proc.fds.get(fd)?.clone();
+    readable(&e)?;
+    let stream = matches!(e.object, Object::HostStdio { .. });
+    let mut total = 0;
     for (base, len) in iovecs(p, iov, cnt)? {
-        // A stream read returns what one read gives: the first non-empty buffer.
-        if len > 0 {
-            return read(proc, p, fd, base, len);
+        if len == 0 {
+            continue;
+        }
+        // A stream read returns what one read gives: the first non-empty
+        // buffer; a file fills the buffers in turn until a short read.
+        match read(proc, p, fd, base, len) {
+            Ok(n) => {
+                total += n;
+                if stream || n < len {
+                    break;
+                }
+            }
+            Err(err) if total == 0 => return Err(err),
+            Err(_) => break,
         }
     }
-    Ok(0)
+    Ok(total)
 }
 
-/// pread64, pwrite64, lseek on a stream: ESPIPE.
-pub fn seek_like(proc: &mut Process, fd: u64) -> SysResult {
-    match proc.fds.get(fd)?.object {
+/// pread64 and pwrite64: on a stream, ESPIPE.
+pub fn pread_pwrite<P: Platform>(proc: &mut Process, p: &mut P, write: bool, fd: u64, buf: u64, len: u64, off: u64) -> SysResult {
+    let e = proc.fds.get(fd)?.clone();
+    if write { writable(&e)? } else { readable(&e)? }
+    if (off as i64) < 0 {
+        return Err(Errno::EINVAL);
+    }
+    let len = len.min(MAX_RW);
+    match e.object {
         Object::HostStdio { .. } => Err(Errno::ESPIPE),
+        Object::File(f) if write => sys_fs::write(proc, p, &f, false, buf, len, Some(off)),
+        Object::File(f) => sys_fs::read(proc, p, &f, buf, len, Some(off)),
     }
 }
 
-pub fn close(proc: &mut Process, fd: u64) -> SysResult {
-    proc.fds.close(fd).map(|_| 0)
+pub fn lseek<P: Platform>(proc: &mut Process, p: &mut P, fd: u64, off: u64, whence: u64) -> SysResult {
+    match proc.fds.get(fd)?.object.clone() {
+        Object::HostStdio { .. } => Err(Errno::ESPIPE),
+        Object::File(f) => sys_fs::lseek(proc, p, &f, off, whence),
+    }
+}
+
+pub fn getdents64<P: Platform>(proc: &mut Process, p: &mut P, fd: u64, buf: u64, len: u64) -> SysResult {
+    match proc.fds.get(fd)?.object.clone() {
+        Object::HostStdio { .. } => Err(Errno::ENOTDIR),
+        Object::File(f) => sys_fs::getdents64(proc, p, &f, buf, len),
+    }
 }
 
 pub fn dup(proc: &mut Process, fd: u64) -> SysResult {
-    let e = Entry { cloexec: false, ..*proc.fds.get(fd)? };
+    let e = Entry { cloexec: false, ..proc.fds.get(fd)?.clone() };
     proc.fds.install_from(0, e)
 }
 
-pub fn dup2(proc: &mut Process, old: u64, new: u64) -> SysResult {
-    let e = *proc.fds.get(old)?;
+pub fn dup2<P: Platform>(proc: &mut Process, p: &mut P, old: u64, new: u64) -> SysResult {
+    let e = proc.fds.get(old)?.clone();
     if old == new {
         return Ok(new);
     }
-    proc.fds.install_at(new, Entry { cloexec: false, ..e })?;
+    let was = proc.fds.install_at(new, Entry { cloexec: false, ..e })?;
+    sys_fs::release(p, was);
     Ok(new)
 }
 
-pub fn dup3(proc: &mut Process, old: u64, new: u64, flags: u64) -> SysResult {
+pub fn dup3<P: Platform>(proc: &mut Process, p: &mut P, old: u64, new: u64, flags: u64) -> SysResult {
     const O_CLOEXEC: u64 = 0o2000000;
     if flags & !O_CLOEXEC != 0 || old == new {
         return Err(Errno::EINVAL);
     }
-    let e = *proc.fds.get(old)?;
-    proc.fds.install_at(new, Entry { cloexec: flags & O_CLOEXEC != 0, ..e })?;
+    let e = proc.fds.get(old)?.clone();
+    let was = proc.fds.install_at(new, Entry { cloexec: flags & O_CLOEXEC != 0, ..e })?;
+    sys_fs::release(p, was);
     Ok(new)
 }
 
@@ -153,7 +189,7 @@ pub fn fcntl(proc: &mut Process, fd: u64, cmd: u64, arg: u64) -> SysResult {
     const F_GETFL: u64 = 3;
     const F_SETFL: u64 = 4;
     const F_DUPFD_CLOEXEC: u64 = 1030;
-    let e = *proc.fds.get(fd)?;
+    let e = proc.fds.get(fd)?.clone();
     match cmd {
         F_DUPFD | F_DUPFD_CLOEXEC => {
             if arg >= proc.fds.limit {
@@ -181,8 +217,7 @@ pub fn ioctl<P: Platform>(proc: &mut Process, p: &mut P, fd: u64, req: u64, arg:
     const TCGETS: u64 = 0x5401;
     const TIOCGPGRP: u64 = 0x540f;
     const TIOCGWINSZ: u64 = 0x5413;
-    let e = *proc.fds.get(fd)?;
-    let Object::HostStdio { info, .. } = e.object;
+    let Object::HostStdio { info, .. } = proc.fds.get(fd)?.object.clone() else { return Err(Errno::ENOTTY) };
     if info.is_tty == 0 {
         return Err(Errno::ENOTTY);
     }
@@ -195,34 +230,11 @@ pub fn ioctl<P: Platform>(proc: &mut Process, p: &mut P, fd: u64, req: u64, arg:
 }
 
 pub fn fstat<P: Platform>(proc: &mut Process, p: &mut P, fd: u64, buf: u64) -> SysResult {
-    match proc.fds.get(fd)?.object {
-        Object::HostStdio { info, .. } => UserPtr(buf).write(p, &info.stat).map(|_| 0),
-    }
-}
-
-pub fn newfstatat<P: Platform>(proc: &mut Process, p: &mut P, dirfd: u64, path: u64, buf: u64, flags: u64) -> SysResult {
-    let name = read_cstr(p, path, 4096)?;
-    if name.is_empty() {
-        if flags & AT_EMPTY_PATH == 0 {
-            return Err(Errno::ENOENT);
-        }
-        return fstat(proc, p, dirfd, buf);
-    }
-    // The guest has no file system yet: nothing but the descriptors exists.
-    Err(Errno::ENOENT)
-}
-
-pub fn readlinkat<P: Platform>(proc: &mut Process, p: &mut P, _dirfd: u64, path: u64, buf: u64, size: u64) -> SysResult {
-    let name = read_cstr(p, path, 4096)?;
-    if size as i64 <= 0 {
-        return Err(Errno::EINVAL);
-    }
-    if name == b"/proc/self/exe" || name == alloc::format!("/proc/{}/exe", proc.pid).as_bytes() {
-        let n = proc.exe.len().min(size as usize);
-        p.write_user(buf, &proc.exe[..n])?;
-        return Ok(n as u64);
-    }
-    Err(Errno::ENOENT)
+    let st = match proc.fds.get(fd)?.object.clone() {
+        Object::HostStdio { info, .. } => info.stat,
+        Object::File(f) => sys_fs::fstat_file(proc, p, &f)?,
+    };
+    UserPtr(buf).write(p, &st).map(|_| 0)
 }
 
 pub fn getcwd<P: Platform>(proc: &mut Process, p: &mut P, buf: u64, size: u64) -> SysResult {
@@ -238,20 +250,6 @@ pub fn getcwd<P: Platform>(proc: &mut Process, p: &mut P, buf: u64, size: u64) -
     Ok(path.len() as u64)
 }
 
-/// open and openat: the guest has no file system yet, so no path exists;
-/// creating one is refused as on a read-only file system.
-pub fn openat<P: Platform>(p: &mut P, path: u64, flags: u64) -> SysResult {
-    const O_CREAT: u64 = 0o100;
-    let name = read_cstr(p, path, 4096)?;
-    if name.is_empty() {
-        return Err(Errno::ENOENT);
-    }
-    if flags & O_CREAT != 0 {
-        return Err(Errno::EROFS);
-    }
-    Err(Errno::ENOENT)
-}
-
 /// sendfile: Linux needs an input it can map (a regular file); from a
 /// stream it answers EINVAL, and callers fall back to read and write.
 pub fn sendfile(proc: &mut Process, out_fd: u64, in_fd: u64) -> SysResult {
@@ -259,7 +257,9 @@ pub fn sendfile(proc: &mut Process, out_fd: u64, in_fd: u64) -> SysResult {
     let e = proc.fds.get(in_fd)?;
     readable(e)?;
     match e.object {
-        Object::HostStdio { .. } => Err(Errno::EINVAL),
+        // Linux would serve a regular file; EINVAL makes callers fall back
+        // to read and write, which serve it too.
+        Object::HostStdio { .. } | Object::File(_) => Err(Errno::EINVAL),
     }
 }
 
@@ -294,6 +294,8 @@ pub fn poll<P: Platform>(proc: &mut Process, p: &mut P, fds: u64, nfds: u64, tim
                     // Errors and hang-ups are reported whatever was asked.
                     ready[*host_fd as usize] & (events | 0x8 | 0x10)
                 }
+                // Files are always ready, as on Linux.
+                Ok(Entry { object: Object::File(_), .. }) => events & (0x1 | 0x4),
             }
         };
         if revents != 0 {

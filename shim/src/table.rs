@@ -5,6 +5,7 @@
 //! as a Linux kernel built without the feature does, with no warning: the C
 //! libraries probe them at every start and fall back.
 
+use crate::sys_fs::{self, Attr, AT_FDCWD};
 use crate::{sys_io, sys_mem, sys_proc, sys_signal, sys_time, Platform, Process, SysResult};
 use abi::linux::Errno;
 use syscalls::Sysno;
@@ -45,23 +46,66 @@ fn call<P: Platform>(proc: &mut Process, p: &mut P, s: Sysno, a: [u64; 6]) -> Sy
         Sysno::write => sys_io::write(proc, p, a[0], a[1], a[2]),
         Sysno::readv => sys_io::readv(proc, p, a[0], a[1], a[2]),
         Sysno::writev => sys_io::writev(proc, p, a[0], a[1], a[2]),
-        Sysno::pread64 | Sysno::pwrite64 | Sysno::lseek => sys_io::seek_like(proc, a[0]),
-        Sysno::close => sys_io::close(proc, a[0]),
+        Sysno::pread64 => sys_io::pread_pwrite(proc, p, false, a[0], a[1], a[2], a[3]),
+        Sysno::pwrite64 => sys_io::pread_pwrite(proc, p, true, a[0], a[1], a[2], a[3]),
+        Sysno::lseek => sys_io::lseek(proc, p, a[0], a[1], a[2]),
+        Sysno::close => sys_fs::close(proc, p, a[0]),
         Sysno::dup => sys_io::dup(proc, a[0]),
-        Sysno::dup2 => sys_io::dup2(proc, a[0], a[1]),
-        Sysno::dup3 => sys_io::dup3(proc, a[0], a[1], a[2]),
+        Sysno::dup2 => sys_io::dup2(proc, p, a[0], a[1]),
+        Sysno::dup3 => sys_io::dup3(proc, p, a[0], a[1], a[2]),
         Sysno::fcntl => sys_io::fcntl(proc, a[0], a[1], a[2]),
         Sysno::ioctl => sys_io::ioctl(proc, p, a[0], a[1], a[2]),
         Sysno::fstat => sys_io::fstat(proc, p, a[0], a[1]),
-        Sysno::newfstatat => sys_io::newfstatat(proc, p, a[0], a[1], a[2], a[3]),
-        Sysno::readlink => sys_io::readlinkat(proc, p, sys_io::AT_FDCWD, a[0], a[1], a[2]),
-        Sysno::readlinkat => sys_io::readlinkat(proc, p, a[0], a[1], a[2], a[3]),
-        Sysno::getcwd => sys_io::getcwd(proc, p, a[0], a[1]),
-        Sysno::open => sys_io::openat(p, a[0], a[1]),
-        Sysno::openat => sys_io::openat(p, a[1], a[2]),
         Sysno::sendfile => sys_io::sendfile(proc, a[0], a[1]),
         Sysno::poll => sys_io::poll(proc, p, a[0], a[1], a[2] as i32),
         Sysno::ppoll => sys_io::ppoll(proc, p, a[0], a[1], a[2]),
+
+        // files
+        Sysno::open => sys_fs::openat(proc, p, AT_FDCWD, a[0], a[1], a[2]),
+        Sysno::openat => sys_fs::openat(proc, p, a[0], a[1], a[2], a[3]),
+        Sysno::creat => sys_fs::openat(proc, p, AT_FDCWD, a[0], 0o1101, a[1]),
+        Sysno::stat => sys_fs::newfstatat(proc, p, AT_FDCWD, a[0], a[1], 0),
+        Sysno::lstat => sys_fs::newfstatat(proc, p, AT_FDCWD, a[0], a[1], 0x100),
+        Sysno::newfstatat => sys_fs::newfstatat(proc, p, a[0], a[1], a[2], a[3]),
+        Sysno::getdents64 => sys_io::getdents64(proc, p, a[0], a[1], a[2]),
+        Sysno::getcwd => sys_io::getcwd(proc, p, a[0], a[1]),
+        Sysno::chdir => sys_fs::chdir(proc, p, a[0]),
+        Sysno::fchdir => sys_fs::fchdir(proc, a[0]),
+        Sysno::mkdir => sys_fs::mkdirat(proc, p, AT_FDCWD, a[0], a[1]),
+        Sysno::mkdirat => sys_fs::mkdirat(proc, p, a[0], a[1], a[2]),
+        Sysno::rmdir => sys_fs::unlinkat(proc, p, AT_FDCWD, a[0], 0x200),
+        Sysno::unlink => sys_fs::unlinkat(proc, p, AT_FDCWD, a[0], 0),
+        Sysno::unlinkat => sys_fs::unlinkat(proc, p, a[0], a[1], a[2]),
+        Sysno::rename => sys_fs::renameat2(proc, p, AT_FDCWD, a[0], AT_FDCWD, a[1], 0),
+        Sysno::renameat => sys_fs::renameat2(proc, p, a[0], a[1], a[2], a[3], 0),
+        Sysno::renameat2 => sys_fs::renameat2(proc, p, a[0], a[1], a[2], a[3], a[4]),
+        Sysno::link => sys_fs::linkat(proc, p, AT_FDCWD, a[0], AT_FDCWD, a[1], 0),
+        Sysno::linkat => sys_fs::linkat(proc, p, a[0], a[1], a[2], a[3], a[4]),
+        Sysno::symlink => sys_fs::symlinkat(proc, p, a[0], AT_FDCWD, a[1]),
+        Sysno::symlinkat => sys_fs::symlinkat(proc, p, a[0], a[1], a[2]),
+        Sysno::readlink => sys_fs::readlinkat(proc, p, AT_FDCWD, a[0], a[1], a[2]),
+        Sysno::readlinkat => sys_fs::readlinkat(proc, p, a[0], a[1], a[2], a[3]),
+        Sysno::access => sys_fs::faccessat(proc, p, AT_FDCWD, a[0], a[1], 0),
+        Sysno::faccessat => sys_fs::faccessat(proc, p, a[0], a[1], a[2], 0),
+        Sysno::faccessat2 => sys_fs::faccessat(proc, p, a[0], a[1], a[2], a[3]),
+        Sysno::chmod => attr(proc, p, AT_FDCWD, a[0], Attr::Mode(a[1] as u32), 0),
+        Sysno::fchmod => attr(proc, p, a[0], 0, Attr::Mode(a[1] as u32), 0),
+        Sysno::fchmodat => attr(proc, p, a[0], a[1], Attr::Mode(a[2] as u32), 0),
+        Sysno::chown => attr(proc, p, AT_FDCWD, a[0], Attr::Owner(a[1] as u32, a[2] as u32), 0),
+        Sysno::lchown => attr(proc, p, AT_FDCWD, a[0], Attr::Owner(a[1] as u32, a[2] as u32), 0x100),
+        Sysno::fchown => attr(proc, p, a[0], 0, Attr::Owner(a[1] as u32, a[2] as u32), 0),
+        Sysno::fchownat => attr(proc, p, a[0], a[1], Attr::Owner(a[2] as u32, a[3] as u32), a[4]),
+        Sysno::utimensat => {
+            let times = if a[2] == 0 { None } else { Some(crate::user::UserPtr(a[2]).read(p)?) };
+            attr(proc, p, a[0], a[1], Attr::Times(times), a[3])
+        }
+        Sysno::truncate => attr(proc, p, AT_FDCWD, a[0], Attr::Size(a[1]), 0),
+        Sysno::ftruncate => attr(proc, p, a[0], 0, Attr::Size(a[1]), 0),
+        Sysno::fsync | Sysno::fdatasync => match proc.fds.get(a[0])?.object.clone() {
+            crate::fd::Object::File(f) => sys_fs::fsync(p, &f, s == Sysno::fdatasync),
+            _ => Err(Errno::EINVAL),
+        },
+        Sysno::sync => Ok(0),
 
         // process
         Sysno::exit | Sysno::exit_group => p.exit(a[0] as i32),
@@ -135,4 +179,19 @@ fn call<P: Platform>(proc: &mut Process, p: &mut P, s: Sysno, a: [u64; 6]) -> Sy
             Err(Errno::ENOSYS)
         }
     }
+}
+
+/// chmod, chown, utimensat and truncate: on `path` from `dirfd`, or on the
+/// descriptor `dirfd` itself when `path` is 0 (or empty with AT_EMPTY_PATH).
+fn attr<P: Platform>(proc: &mut Process, p: &mut P, dirfd: u64, path: u64, a: Attr, flags: u64) -> SysResult {
+    const AT_SYMLINK_NOFOLLOW: u64 = 0x100;
+    const AT_EMPTY_PATH: u64 = 0x1000;
+    let nofollow = flags & AT_SYMLINK_NOFOLLOW != 0;
+    if let Attr::Size(n) = a {
+        if (n as i64) < 0 {
+            return Err(Errno::EINVAL);
+        }
+    }
+    let t = sys_fs::target(proc, p, dirfd, path, !nofollow, flags & AT_EMPTY_PATH != 0)?;
+    sys_fs::set_attr(proc, p, t, a, nofollow)
 }

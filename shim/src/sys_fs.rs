@@ -1,0 +1,801 @@
+//! The file syscalls: paths resolved by the [`crate::vfs`], in-memory files
+//! served here, host files in shares served by the monitor (one File
+//! hypercall each, data in chunks of up to 128 KiB).
+
+use crate::fd::*;
+use crate::platform::FileData;
+use crate::user::{read_cstr, UserPtr};
+use crate::vfs::{self, join, normalize, Dev, Loc, NodeKind, ProcLinks};
+use crate::{Platform, Process, SysResult};
+use abi::hc::{File, FileOp};
+use abi::linux::{Errno, Stat};
+use alloc::rc::Rc;
+use alloc::vec::Vec;
+use core::cell::Cell;
+
+pub const AT_FDCWD: u64 = -100i64 as u64;
+const AT_SYMLINK_NOFOLLOW: u64 = 0x100;
+const AT_REMOVEDIR: u64 = 0x200;
+const AT_EMPTY_PATH: u64 = 0x1000;
+const PATH_MAX: usize = 4096;
+
+struct Links<'a>(&'a Process);
+
+impl ProcLinks for Links<'_> {
+    fn proc_link(&self, name: &[u8]) -> Option<Vec<u8>> {
+        let p = self.0;
+        match name {
+            b"exe" => Some(p.exe.clone()),
+            b"cwd" => Some(p.cwd.clone()),
+            _ => {
+                let n = name.strip_prefix(b"fd/")?;
+                let fd: u64 = core::str::from_utf8(n).ok()?.parse().ok()?;
+                match &p.fds.get(fd).ok()?.object {
+                    Object::File(f) => Some(f.path.clone()),
+                    Object::HostStdio { host_fd, .. } => Some(alloc::format!("/dev/uk-run-stdio{host_fd}").into_bytes()),
+                }
+            }
+        }
+    }
+
+    fn pid(&self) -> u32 {
+        self.0.pid
+    }
+}
+
+/// The directory a *at() path is relative to, as components.
+fn base(proc: &Process, dirfd: u64) -> Result<Vec<Vec<u8>>, Errno> {
+    if dirfd as i32 == AT_FDCWD as i32 {
+        return Ok(normalize(&[], &proc.cwd));
+    }
+    match &proc.fds.get(dirfd)?.object {
+        Object::File(f) if is_dir(proc, f) => Ok(normalize(&[], &f.path)),
+        _ => Err(Errno::ENOTDIR),
+    }
+}
+
+fn is_dir(proc: &Process, f: &OpenFile) -> bool {
+    match f.kind {
+        FileKind::Host { dir, .. } => dir,
+        FileKind::Mem(ino) => proc.vfs.nodes[ino].is_dir(),
+    }
+}
+
+/// Reads a path argument and resolves it.
+fn lookup<P: Platform>(proc: &Process, p: &P, dirfd: u64, path: u64, follow: bool) -> Result<(Loc, Vec<Vec<u8>>), Errno> {
+    let name = read_cstr(p, path, PATH_MAX)?;
+    if name.is_empty() {
+        return Err(Errno::ENOENT);
+    }
+    let (base, name) = if name[0] == b'/' { (Vec::new(), name) } else { (base(proc, dirfd)?, name) };
+    proc.vfs.resolve(&Links(proc), &base, &name, follow)
+}
+
+fn call(op: FileOp) -> File {
+    File { op: op as u32, ..Default::default() }
+}
+
+fn read_only(proc: &Process, share: u32) -> bool {
+    proc.vfs.shares.get(share as usize).is_some_and(|s| s.read_only)
+}
+
+/// A File call on a path in a share.
+fn on_path<P: Platform>(p: &mut P, mut c: File, share: u32, rel: &[u8], data: FileData<'_>) -> (Result<u64, Errno>, File) {
+    c.share = share;
+    let r = p.host_file(&mut c, rel, &[], data);
+    (r, c)
+}
+
+/// A File call on an open host file.
+fn on_handle<P: Platform>(p: &mut P, mut c: File, handle: u32, data: FileData<'_>) -> (Result<u64, Errno>, File) {
+    c.handle = handle;
+    c.path_len = u64::MAX;
+    let r = p.host_file(&mut c, &[], &[], data);
+    (r, c)
+}
+
+fn now<P: Platform>(p: &mut P) -> u64 {
+    p.clock_ns(true)
+}
+
+/// Releases what a descriptor held once no descriptor holds it.
+pub fn release<P: Platform>(p: &mut P, e: Option<Entry>) {
+    if let Some(Entry { object: Object::File(f), .. }) = e {
+        if let Ok(f) = Rc::try_unwrap(f) {
+            if let FileKind::Host { handle, .. } = f.kind {
+                let _ = on_handle(p, call(FileOp::Close), handle, FileData::None);
+            }
+        }
+    }
+}
+
+pub fn close<P: Platform>(proc: &mut Process, p: &mut P, fd: u64) -> SysResult {
+    let e = proc.fds.close(fd)?;
+    release(p, Some(e));
+    Ok(0)
+}
+
+pub fn openat<P: Platform>(proc: &mut Process, p: &mut P, dirfd: u64, path: u64, flags: u64, mode: u64) -> SysResult {
+    let flags = flags as u32;
+    let creat = flags & O_CREAT != 0;
+    let excl = creat && flags & O_EXCL != 0;
+    let follow = flags & O_NOFOLLOW == 0 && !excl;
+    let acc = flags & O_ACCMODE;
+    let writes = acc == O_WRONLY || acc == O_RDWR;
+    let mode = mode as u32 & 0o7777 & !proc.umask;
+    let (loc, comps) = lookup(proc, p, dirfd, path, follow)?;
+    let kind = match loc {
+        Loc::Link(_) => return Err(if flags & O_PATH != 0 { Errno::ENOENT } else { Errno::ELOOP }),
+        Loc::Share { share, rel } => {
+            let mut c = call(FileOp::Open);
+            c.flags = flags & !O_CLOEXEC;
+            c.mode = mode;
+            let (r, c) = on_path(p, c, share, &rel, FileData::None);
+            let handle = r? as u32;
+            let mut dir = c.stat.st_mode & vfs::S_IFMT == vfs::S_IFDIR;
+            if c.stat.st_mode == 0 {
+                let (_, s) = on_handle(p, call(FileOp::Fstat), handle, FileData::None);
+                dir = s.stat.st_mode & vfs::S_IFMT == vfs::S_IFDIR;
+            }
+            FileKind::Host { share, handle, dir }
+        }
+        Loc::Mem(ino) => {
+            if excl {
+                return Err(Errno::EEXIST);
+            }
+            let node = &proc.vfs.nodes[ino];
+            match node.kind {
+                NodeKind::Dir(_) if writes || creat => return Err(Errno::EISDIR),
+                NodeKind::Symlink(_) if flags & O_PATH == 0 => return Err(Errno::ELOOP),
+                NodeKind::File(_) | NodeKind::Dev(_) if flags & O_DIRECTORY != 0 => return Err(Errno::ENOTDIR),
+                _ => {}
+            }
+            if proc.euid != 0 && !permits(node.perm, node.uid == proc.euid, if writes { 2 } else { 4 }) {
+                return Err(Errno::EACCES);
+            }
+            if flags & O_TRUNC != 0 && writes {
+                let t = now(p);
+                let node = &mut proc.vfs.nodes[ino];
+                if let NodeKind::File(d) = &mut node.kind {
+                    d.clear();
+                    node.mtime = t;
+                    node.ctime = t;
+                }
+            }
+            FileKind::Mem(ino)
+        }
+        Loc::MemMissing { parent, name } => {
+            if !creat {
+                return Err(Errno::ENOENT);
+            }
+            if flags & O_DIRECTORY != 0 {
+                return Err(Errno::EINVAL);
+            }
+            let t = now(p);
+            let ino = proc.vfs.add(parent, &name, NodeKind::File(Vec::new()), mode, t);
+            (proc.vfs.nodes[ino].uid, proc.vfs.nodes[ino].gid) = (proc.euid, proc.egid);
+            FileKind::Mem(ino)
+        }
+    };
+    let file = OpenFile { kind, path: join(&comps), pos: Cell::new(0) };
+    let status = flags & (O_ACCMODE | O_APPEND | O_NONBLOCK | O_PATH | O_DIRECTORY);
+    let e = Entry { object: Object::File(Rc::new(file)), cloexec: flags & O_CLOEXEC != 0, status };
+    match proc.fds.install_from(0, e.clone()) {
+        Ok(fd) => Ok(fd),
+        Err(err) => {
+            release(p, Some(e));
+            Err(err)
+        }
+    }
+}
+
+/// Whether `perm` grants `want` (4 read, 2 write, 1 exec) to its owner or to others.
+fn permits(perm: u32, owner: bool, want: u32) -> bool {
+    let bits = if owner { perm >> 6 } else { perm };
+    bits & want == want
+}
+
+pub fn read<P: Platform>(proc: &mut Process, p: &mut P, f: &OpenFile, buf: u64, len: u64, at: Option<u64>) -> SysResult {
+    match f.kind {
+        FileKind::Host { handle, dir, .. } => {
+            if dir {
+                return Err(Errno::EISDIR);
+            }
+            let mut c = call(FileOp::Read);
+            c.offset = at.map_or(-1, |o| o as i64);
+            on_handle(p, c, handle, FileData::ToUser(buf, len)).0
+        }
+        FileKind::Mem(ino) => {
+            let pos = at.unwrap_or(f.pos.get());
+            let n = match &proc.vfs.nodes[ino].kind {
+                NodeKind::Dir(_) => return Err(Errno::EISDIR),
+                NodeKind::Symlink(_) => return Err(Errno::EBADF),
+                NodeKind::File(d) => {
+                    let start = (pos as usize).min(d.len());
+                    let end = start.saturating_add(len as usize).min(d.len());
+                    p.write_user(buf, &d[start..end])?;
+                    (end - start) as u64
+                }
+                NodeKind::Dev(Dev::Null) => 0,
+                NodeKind::Dev(dev) => {
+                    let mut chunk = alloc::vec![0u8; len.min(64 << 10) as usize];
+                    if matches!(dev, Dev::Random | Dev::Urandom) {
+                        p.random(&mut chunk);
+                    }
+                    p.write_user(buf, &chunk)?;
+                    chunk.len() as u64
+                }
+            };
+            if at.is_none() {
+                f.pos.set(pos + n);
+            }
+            Ok(n)
+        }
+    }
+}
+
+pub fn write<P: Platform>(proc: &mut Process, p: &mut P, f: &OpenFile, append: bool, buf: u64, len: u64, at: Option<u64>) -> SysResult {
+    match f.kind {
+        FileKind::Host { handle, .. } => {
+            let mut c = call(FileOp::Write);
+            c.offset = at.map_or(-1, |o| o as i64);
+            on_handle(p, c, handle, FileData::FromUser(buf, len)).0
+        }
+        FileKind::Mem(ino) => {
+            let t = now(p);
+            let node = &mut proc.vfs.nodes[ino];
+            let n = match &mut node.kind {
+                NodeKind::Dir(_) => return Err(Errno::EISDIR),
+                NodeKind::Symlink(_) => return Err(Errno::EBADF),
+                NodeKind::Dev(Dev::Full) => return Err(Errno::ENOSPC),
+                NodeKind::Dev(_) => len,
+                NodeKind::File(d) => {
+                    let pos = if append { d.len() as u64 } else { at.unwrap_or(f.pos.get()) } as usize;
+                    let mut data = alloc::vec![0u8; len as usize];
+                    p.read_user(buf, &mut data)?;
+                    if d.len() < pos + data.len() {
+                        d.resize(pos + data.len(), 0);
+                    }
+                    d[pos..pos + data.len()].copy_from_slice(&data);
+                    node.mtime = t;
+                    node.ctime = t;
+                    if at.is_none() {
+                        f.pos.set((pos + data.len()) as u64);
+                    }
+                    return Ok(len);
+                }
+            };
+            Ok(n)
+        }
+    }
+}
+
+pub fn lseek<P: Platform>(proc: &mut Process, p: &mut P, f: &OpenFile, off: u64, whence: u64) -> SysResult {
+    const SEEK_SET: u64 = 0;
+    const SEEK_CUR: u64 = 1;
+    const SEEK_END: u64 = 2;
+    match f.kind {
+        FileKind::Host { handle, .. } => {
+            let mut c = call(FileOp::Seek);
+            c.offset = off as i64;
+            c.flags = whence as u32;
+            on_handle(p, c, handle, FileData::None).0
+        }
+        FileKind::Mem(ino) => {
+            let size = match &proc.vfs.nodes[ino].kind {
+                NodeKind::File(d) => d.len() as i64,
+                NodeKind::Dev(_) => return Ok(0),
+                _ => 0,
+            };
+            let new = match whence {
+                SEEK_SET => off as i64,
+                SEEK_CUR => f.pos.get() as i64 + off as i64,
+                SEEK_END => size + off as i64,
+                _ => return Err(Errno::EINVAL),
+            };
+            if new < 0 {
+                return Err(Errno::EINVAL);
+            }
+            f.pos.set(new as u64);
+            Ok(new as u64)
+        }
+    }
+}
+
+pub fn fstat_file<P: Platform>(proc: &Process, p: &mut P, f: &OpenFile) -> Result<Stat, Errno> {
+    match f.kind {
+        FileKind::Host { handle, .. } => {
+            let (r, c) = on_handle(p, call(FileOp::Fstat), handle, FileData::None);
+            r.map(|_| c.stat)
+        }
+        FileKind::Mem(ino) => Ok(proc.vfs.stat(ino)),
+    }
+}
+
+fn link_stat(target: &[u8]) -> Stat {
+    Stat { st_dev: 0x17, st_ino: 1, st_nlink: 1, st_mode: vfs::S_IFLNK | 0o777, st_size: target.len() as i64, st_blksize: 4096, ..Default::default() }
+}
+
+/// stat of a path.
+fn stat_loc<P: Platform>(proc: &Process, p: &mut P, loc: &Loc, follow: bool) -> Result<Stat, Errno> {
+    match loc {
+        Loc::Mem(ino) => Ok(proc.vfs.stat(*ino)),
+        Loc::MemMissing { .. } => Err(Errno::ENOENT),
+        Loc::Link(t) => Ok(link_stat(t)),
+        Loc::Share { share, rel } => {
+            let mut c = call(FileOp::Stat);
+            c.flags = if follow { 0 } else { AT_SYMLINK_NOFOLLOW as u32 };
+            let (r, c) = on_path(p, c, *share, rel, FileData::None);
+            r.map(|_| c.stat)
+        }
+    }
+}
+
+pub fn newfstatat<P: Platform>(proc: &mut Process, p: &mut P, dirfd: u64, path: u64, buf: u64, flags: u64) -> SysResult {
+    let name = read_cstr(p, path, PATH_MAX)?;
+    let st = if name.is_empty() {
+        if flags & AT_EMPTY_PATH == 0 {
+            return Err(Errno::ENOENT);
+        }
+        if dirfd as i32 == AT_FDCWD as i32 {
+            let (loc, _) = proc.vfs.resolve(&Links(proc), &[], &proc.cwd.clone(), true)?;
+            stat_loc(proc, p, &loc, true)?
+        } else {
+            return crate::sys_io::fstat(proc, p, dirfd, buf);
+        }
+    } else {
+        let follow = flags & AT_SYMLINK_NOFOLLOW == 0;
+        let (loc, _) = lookup(proc, p, dirfd, path, follow)?;
+        stat_loc(proc, p, &loc, follow)?
+    };
+    UserPtr(buf).write(p, &st).map(|_| 0)
+}
+
+pub fn getdents64<P: Platform>(proc: &mut Process, p: &mut P, f: &OpenFile, buf: u64, len: u64) -> SysResult {
+    match f.kind {
+        FileKind::Host { handle, dir, .. } => {
+            if !dir {
+                return Err(Errno::ENOTDIR);
+            }
+            on_handle(p, call(FileOp::Getdents), handle, FileData::ToUser(buf, len.min(64 << 10))).0
+        }
+        FileKind::Mem(ino) => {
+            let node = &proc.vfs.nodes[ino];
+            let NodeKind::Dir(m) = &node.kind else { return Err(Errno::ENOTDIR) };
+            let mut entries: Vec<(u64, u8, &[u8])> = alloc::vec![(ino as u64 + 1, 4, &b"."[..]), (node.parent as u64 + 1, 4, &b".."[..])];
+            for (name, &child) in m {
+                let t = match proc.vfs.nodes[child].kind {
+                    NodeKind::Dir(_) => 4,
+                    NodeKind::File(_) => 8,
+                    NodeKind::Symlink(_) => 10,
+                    NodeKind::Dev(_) => 2,
+                };
+                entries.push((child as u64 + 1, t, name));
+            }
+            let mut out = Vec::new();
+            let mut pos = f.pos.get() as usize;
+            while let Some(&(ino, t, name)) = entries.get(pos) {
+                let reclen = (19 + name.len() + 1).next_multiple_of(8);
+                if out.len() + reclen > len as usize {
+                    if out.is_empty() {
+                        return Err(Errno::EINVAL);
+                    }
+                    break;
+                }
+                out.extend_from_slice(&ino.to_le_bytes());
+                out.extend_from_slice(&((pos + 1) as i64).to_le_bytes());
+                out.extend_from_slice(&(reclen as u16).to_le_bytes());
+                out.push(t);
+                out.extend_from_slice(name);
+                out.resize(out.len() + reclen - 19 - name.len(), 0);
+                pos += 1;
+            }
+            p.write_user(buf, &out)?;
+            f.pos.set(pos as u64);
+            Ok(out.len() as u64)
+        }
+    }
+}
+
+/// The stat of a path, for chdir and the like.
+fn is_dir_loc<P: Platform>(proc: &Process, p: &mut P, loc: &Loc) -> Result<bool, Errno> {
+    Ok(stat_loc(proc, p, loc, true)?.st_mode & vfs::S_IFMT == vfs::S_IFDIR)
+}
+
+pub fn chdir<P: Platform>(proc: &mut Process, p: &mut P, path: u64) -> SysResult {
+    let (loc, comps) = lookup(proc, p, AT_FDCWD, path, true)?;
+    if !is_dir_loc(proc, p, &loc)? {
+        return Err(Errno::ENOTDIR);
+    }
+    proc.cwd = join(&comps);
+    Ok(0)
+}
+
+pub fn fchdir(proc: &mut Process, fd: u64) -> SysResult {
+    let Object::File(f) = &proc.fds.get(fd)?.object else { return Err(Errno::ENOTDIR) };
+    if !is_dir(proc, f) {
+        return Err(Errno::ENOTDIR);
+    }
+    proc.cwd = f.path.clone();
+    Ok(0)
+}
+
+fn is_mount_point(proc: &Process, comps: &[Vec<u8>]) -> bool {
+    proc.vfs.shares.iter().any(|s| s.at == comps)
+}
+
+pub fn mkdirat<P: Platform>(proc: &mut Process, p: &mut P, dirfd: u64, path: u64, mode: u64) -> SysResult {
+    let mode = mode as u32 & 0o7777 & !proc.umask;
+    match lookup(proc, p, dirfd, path, false)?.0 {
+        Loc::Share { share, rel } => {
+            let mut c = call(FileOp::Mkdir);
+            c.mode = mode;
+            on_path(p, c, share, &rel, FileData::None).0.map(|_| 0)
+        }
+        Loc::MemMissing { parent, name } => {
+            let t = now(p);
+            let ino = proc.vfs.add(parent, &name, NodeKind::Dir(Default::default()), mode, t);
+            (proc.vfs.nodes[ino].uid, proc.vfs.nodes[ino].gid) = (proc.euid, proc.egid);
+            Ok(0)
+        }
+        Loc::Mem(_) | Loc::Link(_) => Err(Errno::EEXIST),
+    }
+}
+
+pub fn unlinkat<P: Platform>(proc: &mut Process, p: &mut P, dirfd: u64, path: u64, flags: u64) -> SysResult {
+    let (loc, comps) = lookup(proc, p, dirfd, path, false)?;
+    let rmdir = flags & AT_REMOVEDIR != 0;
+    match loc {
+        Loc::Share { share, rel } => {
+            if rel.is_empty() {
+                return Err(Errno::EBUSY);
+            }
+            let mut c = call(FileOp::Unlink);
+            c.flags = flags as u32;
+            on_path(p, c, share, &rel, FileData::None).0.map(|_| 0)
+        }
+        Loc::MemMissing { .. } => Err(Errno::ENOENT),
+        Loc::Link(_) => Err(Errno::EACCES),
+        Loc::Mem(ino) => {
+            if ino == 0 || is_mount_point(proc, &comps) || comps.starts_with(&[b"proc".to_vec()]) {
+                return Err(Errno::EBUSY);
+            }
+            let node = &proc.vfs.nodes[ino];
+            match (&node.kind, rmdir) {
+                (NodeKind::Dir(m), true) if !m.is_empty() => return Err(Errno::ENOTEMPTY),
+                (NodeKind::Dir(_), false) => return Err(Errno::EISDIR),
+                (k, true) if !matches!(k, NodeKind::Dir(_)) => return Err(Errno::ENOTDIR),
+                _ => {}
+            }
+            let parent = node.parent;
+            let name = comps.last().cloned().unwrap_or_default();
+            proc.vfs.remove(parent, &name);
+            Ok(0)
+        }
+    }
+}
+
+pub fn renameat2<P: Platform>(proc: &mut Process, p: &mut P, olddir: u64, old: u64, newdir: u64, new: u64, flags: u64) -> SysResult {
+    let (from, from_comps) = lookup(proc, p, olddir, old, false)?;
+    let (to, to_comps) = lookup(proc, p, newdir, new, false)?;
+    match (from, to) {
+        (Loc::Share { share, rel }, Loc::Share { share: share2, rel: rel2 }) => {
+            if share != share2 {
+                return Err(Errno::EXDEV);
+            }
+            let mut c = call(FileOp::Rename);
+            (c.share, c.share2, c.flags) = (share, share2, flags as u32);
+            p.host_file(&mut c, &rel, &rel2, FileData::None).map(|_| 0)
+        }
+        (Loc::Mem(ino), to @ (Loc::Mem(_) | Loc::MemMissing { .. })) => {
+            if ino == 0 || is_mount_point(proc, &from_comps) {
+                return Err(Errno::EBUSY);
+            }
+            let (parent, name) = match to {
+                Loc::Mem(target) => {
+                    if target == ino {
+                        return Ok(0);
+                    }
+                    let t = &proc.vfs.nodes[target];
+                    if let NodeKind::Dir(m) = &t.kind {
+                        if !proc.vfs.nodes[ino].is_dir() {
+                            return Err(Errno::EISDIR);
+                        }
+                        if !m.is_empty() {
+                            return Err(Errno::ENOTEMPTY);
+                        }
+                    } else if proc.vfs.nodes[ino].is_dir() {
+                        return Err(Errno::ENOTDIR);
+                    }
+                    let parent = t.parent;
+                    let name = to_comps.last().cloned().unwrap_or_default();
+                    proc.vfs.remove(parent, &name);
+                    (parent, name)
+                }
+                Loc::MemMissing { parent, name } => (parent, name),
+                _ => unreachable!(),
+            };
+            let old_parent = proc.vfs.nodes[ino].parent;
+            let old_name = from_comps.last().cloned().unwrap_or_default();
+            if let NodeKind::Dir(m) = &mut proc.vfs.nodes[old_parent].kind {
+                m.remove(&old_name);
+            }
+            if let NodeKind::Dir(m) = &mut proc.vfs.nodes[parent].kind {
+                m.insert(name, ino);
+            }
+            if proc.vfs.nodes[ino].is_dir() {
+                proc.vfs.nodes[old_parent].nlink -= 1;
+                proc.vfs.nodes[parent].nlink += 1;
+            }
+            proc.vfs.nodes[ino].parent = parent;
+            Ok(0)
+        }
+        (Loc::MemMissing { .. }, _) => Err(Errno::ENOENT),
+        _ => Err(Errno::EXDEV),
+    }
+}
+
+pub fn linkat<P: Platform>(proc: &mut Process, p: &mut P, olddir: u64, old: u64, newdir: u64, new: u64, flags: u64) -> SysResult {
+    const AT_SYMLINK_FOLLOW: u64 = 0x400;
+    let (from, _) = lookup(proc, p, olddir, old, flags & AT_SYMLINK_FOLLOW != 0)?;
+    let (to, _) = lookup(proc, p, newdir, new, false)?;
+    match (from, to) {
+        (Loc::Share { share, rel }, Loc::Share { share: share2, rel: rel2 }) => {
+            if share != share2 {
+                return Err(Errno::EXDEV);
+            }
+            let mut c = call(FileOp::Link);
+            (c.share, c.share2) = (share, share2);
+            p.host_file(&mut c, &rel, &rel2, FileData::None).map(|_| 0)
+        }
+        (Loc::Mem(ino), Loc::MemMissing { parent, name }) => {
+            if proc.vfs.nodes[ino].is_dir() {
+                return Err(Errno::EPERM);
+            }
+            if let NodeKind::Dir(m) = &mut proc.vfs.nodes[parent].kind {
+                m.insert(name, ino);
+            }
+            proc.vfs.nodes[ino].nlink += 1;
+            Ok(0)
+        }
+        (Loc::MemMissing { .. }, _) => Err(Errno::ENOENT),
+        (_, Loc::Mem(_)) => Err(Errno::EEXIST),
+        _ => Err(Errno::EXDEV),
+    }
+}
+
+pub fn symlinkat<P: Platform>(proc: &mut Process, p: &mut P, target: u64, dirfd: u64, path: u64) -> SysResult {
+    let target = read_cstr(p, target, PATH_MAX)?;
+    if target.is_empty() {
+        return Err(Errno::ENOENT);
+    }
+    match lookup(proc, p, dirfd, path, false)?.0 {
+        Loc::Share { share, rel } => on_path(p, call(FileOp::Symlink), share, &rel, FileData::In(&target)).0.map(|_| 0),
+        Loc::MemMissing { parent, name } => {
+            let t = now(p);
+            proc.vfs.add(parent, &name, NodeKind::Symlink(target), 0o777, t);
+            Ok(0)
+        }
+        _ => Err(Errno::EEXIST),
+    }
+}
+
+pub fn readlinkat<P: Platform>(proc: &mut Process, p: &mut P, dirfd: u64, path: u64, buf: u64, size: u64) -> SysResult {
+    if size as i64 <= 0 {
+        return Err(Errno::EINVAL);
+    }
+    let target = match lookup(proc, p, dirfd, path, false)?.0 {
+        Loc::Link(t) => t,
+        Loc::Mem(ino) => match &proc.vfs.nodes[ino].kind {
+            NodeKind::Symlink(t) => t.clone(),
+            _ => return Err(Errno::EINVAL),
+        },
+        Loc::MemMissing { .. } => return Err(Errno::ENOENT),
+        Loc::Share { share, rel } => {
+            return on_path(p, call(FileOp::Readlink), share, &rel, FileData::ToUser(buf, size.min(PATH_MAX as u64))).0;
+        }
+    };
+    let n = target.len().min(size as usize);
+    p.write_user(buf, &target[..n])?;
+    Ok(n as u64)
+}
+
+/// chmod, chown, utimens and truncate: on a path (`fd` None) or a descriptor.
+pub enum Attr {
+    Mode(u32),
+    Owner(u32, u32),
+    Times(Option<[abi::linux::Timespec; 2]>),
+    Size(u64),
+}
+
+pub fn set_attr<P: Platform>(proc: &mut Process, p: &mut P, target: Result<Loc, Rc<OpenFile>>, attr: Attr, nofollow: bool) -> SysResult {
+    let op = match attr {
+        Attr::Mode(_) => FileOp::Chmod,
+        Attr::Owner(..) => FileOp::Chown,
+        Attr::Times(_) => FileOp::Utimens,
+        Attr::Size(_) => FileOp::Truncate,
+    };
+    let mut c = call(op);
+    let mut times = [0u8; 32];
+    let mut data = FileData::None;
+    match &attr {
+        Attr::Mode(m) => c.mode = *m,
+        Attr::Owner(u, g) => {
+            (c.mode, c.flags) = (*u, *g);
+            c.offset = if nofollow { AT_SYMLINK_NOFOLLOW as i64 } else { 0 };
+        }
+        Attr::Times(t) => {
+            c.flags = if nofollow { AT_SYMLINK_NOFOLLOW as u32 } else { 0 };
+            if let Some(t) = t {
+                times.copy_from_slice(abi::pod::as_bytes(t));
+                data = FileData::In(&times);
+            }
+        }
+        Attr::Size(n) => c.offset = *n as i64,
+    }
+    let ino = match target {
+        Ok(Loc::Share { share, rel }) => return on_path(p, c, share, &rel, data).0.map(|_| 0),
+        Ok(Loc::Mem(ino)) => ino,
+        Ok(Loc::Link(_)) => return Err(Errno::EPERM),
+        Ok(Loc::MemMissing { .. }) => return Err(Errno::ENOENT),
+        Err(f) => match f.kind {
+            FileKind::Host { handle, .. } => return on_handle(p, c, handle, data).0.map(|_| 0),
+            FileKind::Mem(ino) => ino,
+        },
+    };
+    let t = now(p);
+    let node = &mut proc.vfs.nodes[ino];
+    match attr {
+        Attr::Mode(m) => node.perm = m & 0o7777,
+        Attr::Owner(u, g) => {
+            if u != u32::MAX {
+                node.uid = u;
+            }
+            if g != u32::MAX {
+                node.gid = g;
+            }
+        }
+        Attr::Times(ts) => {
+            const UTIME_NOW: i64 = (1 << 30) - 1;
+            const UTIME_OMIT: i64 = (1 << 30) - 2;
+            let pick = |ts: &abi::linux::Timespec, old: u64| match ts.tv_nsec {
+                UTIME_OMIT => old,
+                UTIME_NOW => t,
+                n => ts.tv_sec as u64 * 1_000_000_000 + n as u64,
+            };
+            match ts {
+                None => (node.atime, node.mtime) = (t, t),
+                Some([a, m]) => (node.atime, node.mtime) = (pick(&a, node.atime), pick(&m, node.mtime)),
+            }
+        }
+        Attr::Size(n) => match &mut node.kind {
+            NodeKind::File(d) => {
+                d.resize(n as usize, 0);
+                node.mtime = t;
+            }
+            NodeKind::Dir(_) => return Err(Errno::EISDIR),
+            _ => return Err(Errno::EINVAL),
+        },
+    }
+    node.ctime = t;
+    Ok(0)
+}
+
+/// The target of a path-or-descriptor call.
+pub fn target<P: Platform>(proc: &Process, p: &P, dirfd: u64, path: u64, follow: bool, empty_ok: bool) -> Result<Result<Loc, Rc<OpenFile>>, Errno> {
+    if path == 0 || (empty_ok && read_cstr(p, path, PATH_MAX)?.is_empty()) {
+        return match &proc.fds.get(dirfd)?.object {
+            Object::File(f) => Ok(Err(f.clone())),
+            Object::HostStdio { .. } => Err(Errno::EPERM),
+        };
+    }
+    Ok(Ok(lookup(proc, p, dirfd, path, follow)?.0))
+}
+
+pub fn faccessat<P: Platform>(proc: &mut Process, p: &mut P, dirfd: u64, path: u64, mode: u64, flags: u64) -> SysResult {
+    let (loc, _) = lookup(proc, p, dirfd, path, flags & AT_SYMLINK_NOFOLLOW == 0)?;
+    match loc {
+        Loc::Share { share, rel } => {
+            if mode & 2 != 0 && read_only(proc, share) {
+                return Err(Errno::EROFS);
+            }
+            let mut c = call(FileOp::Access);
+            (c.mode, c.flags) = (mode as u32, flags as u32);
+            on_path(p, c, share, &rel, FileData::None).0.map(|_| 0)
+        }
+        Loc::Mem(ino) => {
+            let n = &proc.vfs.nodes[ino];
+            let want = mode as u32 & 7;
+            let ok = if proc.euid == 0 { want & 1 == 0 || n.perm & 0o111 != 0 || n.is_dir() } else { permits(n.perm, n.uid == proc.euid, want) };
+            if ok {
+                Ok(0)
+            } else {
+                Err(Errno::EACCES)
+            }
+        }
+        Loc::Link(_) => Ok(0),
+        Loc::MemMissing { .. } => Err(Errno::ENOENT),
+    }
+}
+
+pub fn fsync<P: Platform>(p: &mut P, f: &OpenFile, data_only: bool) -> SysResult {
+    match f.kind {
+        FileKind::Host { handle, .. } => {
+            let mut c = call(FileOp::Fsync);
+            c.flags = data_only as u32;
+            on_handle(p, c, handle, FileData::None).0.map(|_| 0)
+        }
+        FileKind::Mem(_) => Ok(0),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fake::Fake;
+    use abi::linux::{PROT_READ, PROT_WRITE};
+
+    fn setup() -> (Process, Fake) {
+        // SAFETY: BootInfo is plain integers and arrays: all-zero is valid.
+        let boot: alloc::boxed::Box<abi::boot::BootInfo> = alloc::boxed::Box::new(unsafe { core::mem::zeroed() });
+        let mut proc = Process::from_boot(&boot, 0);
+        proc.cwd = b"/tmp".to_vec();
+        proc.fds.limit = 64;
+        let mut f = Fake::default();
+        f.pages.insert(0x1000, (alloc::vec![0; 4096], PROT_READ | PROT_WRITE));
+        f.pages.insert(0x2000, (alloc::vec![0; 4096], PROT_READ | PROT_WRITE));
+        (proc, f)
+    }
+
+    fn path(f: &mut Fake, s: &str) -> u64 {
+        let mut b = s.as_bytes().to_vec();
+        b.push(0);
+        f.write_user(0x1000, &b).unwrap();
+        0x1000
+    }
+
+    #[test]
+    fn files_in_tmp_are_created_written_read_listed_and_removed() {
+        let (mut proc, mut f) = setup();
+        let pa = path(&mut f, "a.txt");
+        let fd = openat(&mut proc, &mut f, AT_FDCWD, pa, (O_CREAT | O_RDWR) as u64, 0o644).unwrap();
+        f.write_user(0x2000, b"hello").unwrap();
+        assert_eq!(crate::sys_io::write(&mut proc, &mut f, fd, 0x2000, 5), Ok(5));
+        assert_eq!(crate::sys_io::lseek(&mut proc, &mut f, fd, 1, 0), Ok(1));
+        assert_eq!(crate::sys_io::read(&mut proc, &mut f, fd, 0x2100, 10), Ok(4));
+        let mut got = [0u8; 4];
+        f.read_user(0x2100, &mut got).unwrap();
+        assert_eq!(&got, b"ello");
+        let pa = path(&mut f, "/tmp/a.txt");
+        assert_eq!(openat(&mut proc, &mut f, AT_FDCWD, pa, (O_CREAT | O_EXCL | O_WRONLY) as u64, 0o644), Err(Errno::EEXIST));
+        assert_eq!(newfstatat(&mut proc, &mut f, AT_FDCWD, pa, 0x2200, 0), Ok(0));
+        let st: Stat = UserPtr(0x2200).read(&f).unwrap();
+        assert_eq!((st.st_size, st.st_mode), (5, vfs::S_IFREG | 0o644));
+        let dot = path(&mut f, ".");
+        let dfd = openat(&mut proc, &mut f, AT_FDCWD, dot, O_DIRECTORY as u64, 0).unwrap();
+        let n = crate::sys_io::getdents64(&mut proc, &mut f, dfd, 0x2000, 4096).unwrap();
+        let mut listing = alloc::vec![0u8; n as usize];
+        f.read_user(0x2000, &mut listing).unwrap();
+        assert!(listing.windows(5).any(|w| w == b"a.txt"));
+        let pa = path(&mut f, "a.txt");
+        assert_eq!(unlinkat(&mut proc, &mut f, AT_FDCWD, pa, 0), Ok(0));
+        assert_eq!(newfstatat(&mut proc, &mut f, AT_FDCWD, pa, 0x2200, 0), Err(Errno::ENOENT));
+        let tmp = path(&mut f, "/tmp");
+        assert_eq!(unlinkat(&mut proc, &mut f, AT_FDCWD, tmp, AT_REMOVEDIR), Ok(0));
+    }
+
+    #[test]
+    fn devices_behave_as_on_linux() {
+        let (mut proc, mut f) = setup();
+        let pa = path(&mut f, "/dev/full");
+        let fd = openat(&mut proc, &mut f, AT_FDCWD, pa, O_RDWR as u64, 0).unwrap();
+        assert_eq!(crate::sys_io::write(&mut proc, &mut f, fd, 0x2000, 5), Err(Errno::ENOSPC));
+        assert_eq!(crate::sys_io::read(&mut proc, &mut f, fd, 0x2000, 5), Ok(5));
+        let pa = path(&mut f, "/dev/null");
+        let fd = openat(&mut proc, &mut f, AT_FDCWD, pa, O_RDWR as u64, 0).unwrap();
+        assert_eq!(crate::sys_io::write(&mut proc, &mut f, fd, 0x2000, 5), Ok(5));
+        assert_eq!(crate::sys_io::read(&mut proc, &mut f, fd, 0x2000, 5), Ok(0));
+        let pa = path(&mut f, "/etc/passwd");
+        assert_eq!(openat(&mut proc, &mut f, AT_FDCWD, pa, (O_RDONLY | O_DIRECTORY) as u64, 0), Err(Errno::ENOTDIR));
+    }
+}
