@@ -182,13 +182,19 @@ pub fn dup3<P: Platform>(proc: &mut Process, p: &mut P, old: u64, new: u64, flag
     Ok(new)
 }
 
-pub fn fcntl(proc: &mut Process, fd: u64, cmd: u64, arg: u64) -> SysResult {
+pub fn fcntl<P: Platform>(proc: &mut Process, p: &mut P, fd: u64, cmd: u64, arg: u64) -> SysResult {
     const F_DUPFD: u64 = 0;
     const F_GETFD: u64 = 1;
     const F_SETFD: u64 = 2;
     const F_GETFL: u64 = 3;
     const F_SETFL: u64 = 4;
     const F_DUPFD_CLOEXEC: u64 = 1030;
+    const F_GETLK: u64 = 5;
+    const F_SETLK: u64 = 6;
+    const F_SETLKW: u64 = 7;
+    const F_OFD_GETLK: u64 = 36;
+    const F_OFD_SETLK: u64 = 37;
+    const F_OFD_SETLKW: u64 = 38;
     let e = proc.fds.get(fd)?.clone();
     match cmd {
         F_DUPFD | F_DUPFD_CLOEXEC => {
@@ -203,6 +209,14 @@ pub fn fcntl(proc: &mut Process, fd: u64, cmd: u64, arg: u64) -> SysResult {
             Ok(0)
         }
         F_GETFL => Ok(e.status as u64),
+        // Record locks: one process holds every lock there is, so setting
+        // one always succeeds, and no other process's lock can be in the way.
+        F_SETLK | F_SETLKW | F_OFD_SETLK | F_OFD_SETLKW => Ok(0),
+        F_GETLK | F_OFD_GETLK => {
+            // struct flock: l_type (short) first; F_UNLCK says "no conflict".
+            const F_UNLCK: u16 = 2;
+            UserPtr(arg).write(p, &F_UNLCK).map(|_| 0)
+        }
         F_SETFL => {
             let changeable = O_APPEND | O_NONBLOCK;
             let ent = proc.fds.get_mut(fd)?;

@@ -53,7 +53,7 @@ fn call<P: Platform>(proc: &mut Process, p: &mut P, s: Sysno, a: [u64; 6]) -> Sy
         Sysno::dup => sys_io::dup(proc, a[0]),
         Sysno::dup2 => sys_io::dup2(proc, p, a[0], a[1]),
         Sysno::dup3 => sys_io::dup3(proc, p, a[0], a[1], a[2]),
-        Sysno::fcntl => sys_io::fcntl(proc, a[0], a[1], a[2]),
+        Sysno::fcntl => sys_io::fcntl(proc, p, a[0], a[1], a[2]),
         Sysno::ioctl => sys_io::ioctl(proc, p, a[0], a[1], a[2]),
         Sysno::fstat => sys_io::fstat(proc, p, a[0], a[1]),
         Sysno::sendfile => sys_io::sendfile(proc, a[0], a[1]),
@@ -106,6 +106,8 @@ fn call<P: Platform>(proc: &mut Process, p: &mut P, s: Sysno, a: [u64; 6]) -> Sy
             _ => Err(Errno::EINVAL),
         },
         Sysno::sync => Ok(0),
+        // Advice only: Linux may ignore it too.
+        Sysno::fadvise64 => proc.fds.get(a[0]).map(|_| 0),
 
         // process
         Sysno::exit | Sysno::exit_group => p.exit(a[0] as i32),
