@@ -17,26 +17,7 @@ pub fn stdio_info(fd: i32) -> StdioInfo {
     let mut st: libc::stat = unsafe { std::mem::zeroed() };
     // SAFETY: as above.
     if unsafe { libc::fstat(fd, &mut st) } == 0 {
-        info.stat = Stat {
-            st_dev: st.st_dev,
-            st_ino: st.st_ino,
-            st_nlink: st.st_nlink,
-            st_mode: st.st_mode,
-            st_uid: st.st_uid,
-            st_gid: st.st_gid,
-            _pad0: 0,
-            st_rdev: st.st_rdev,
-            st_size: st.st_size,
-            st_blksize: st.st_blksize,
-            st_blocks: st.st_blocks,
-            st_atime: st.st_atime,
-            st_atime_nsec: st.st_atime_nsec,
-            st_mtime: st.st_mtime,
-            st_mtime_nsec: st.st_mtime_nsec,
-            st_ctime: st.st_ctime,
-            st_ctime_nsec: st.st_ctime_nsec,
-            _unused: [0; 3],
-        };
+        info.stat = stat_from(&st);
     }
     let mut t = Termios::default();
     // SAFETY: TCGETS writes a kernel termios (36 bytes) to &mut t, which has that layout.
@@ -50,6 +31,30 @@ pub fn stdio_info(fd: i32) -> StdioInfo {
         }
     }
     info
+}
+
+/// The guest's `struct stat` for a host one (the same Linux x86-64 layout).
+pub fn stat_from(st: &libc::stat) -> Stat {
+    Stat {
+        st_dev: st.st_dev,
+        st_ino: st.st_ino,
+        st_nlink: st.st_nlink,
+        st_mode: st.st_mode,
+        st_uid: st.st_uid,
+        st_gid: st.st_gid,
+        _pad0: 0,
+        st_rdev: st.st_rdev,
+        st_size: st.st_size,
+        st_blksize: st.st_blksize,
+        st_blocks: st.st_blocks,
+        st_atime: st.st_atime,
+        st_atime_nsec: st.st_atime_nsec,
+        st_mtime: st.st_mtime,
+        st_mtime_nsec: st.st_mtime_nsec,
+        st_ctime: st.st_ctime,
+        st_ctime_nsec: st.st_ctime_nsec,
+        _unused: [0; 3],
+    }
 }
 
 pub fn uname() -> Utsname {
@@ -104,6 +109,19 @@ pub fn rlimit(res: libc::c_int) -> [u64; 2] {
     // SAFETY: r is a valid out-pointer.
     unsafe { libc::getrlimit(res as _, &mut r) };
     [r.rlim_cur, r.rlim_max]
+}
+
+/// Raises the soft RLIMIT_NOFILE to `want` (at most the hard limit), so
+/// that the host descriptors behind the guest's files are not limited by a
+/// soft limit meant for one program. Best effort.
+pub fn raise_nofile(want: u64) {
+    let [soft, hard] = rlimit(libc::RLIMIT_NOFILE as libc::c_int);
+    let new = want.min(hard);
+    if new > soft {
+        let r = libc::rlimit { rlim_cur: new, rlim_max: hard };
+        // SAFETY: r is a valid rlimit; only this process's limit changes.
+        unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &r) };
+    }
 }
 
 pub fn clock_ns(clock: libc::clockid_t) -> u64 {

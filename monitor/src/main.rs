@@ -3,6 +3,7 @@
 
 mod arena;
 mod cache;
+mod files;
 mod guest_mem;
 mod host;
 mod setup;
@@ -44,8 +45,16 @@ struct Cli {
     #[arg(short, long, default_value = "256M", value_parser = parse_size)]
     memory: u64,
 
+    /// Share host directory HOST at absolute guest path GUEST; :ro refuses writes (EROFS). Repeatable.
+    #[arg(short = 'v', long = "volume", value_name = "HOST:GUEST[:ro]")]
+    volumes: Vec<OsString>,
+
+    /// Do not share the current directory (by default it is shared read-write at its own path).
+    #[arg(long)]
+    no_cwd: bool,
+
     /// Print diagnostics to stderr: fault details, warnings, exit counts.
-    #[arg(short, long)]
+    #[arg(long)]
     verbose: bool,
 
     /// Print every syscall the program makes and its result to stderr (like strace).
@@ -133,6 +142,14 @@ fn main() {
 enum Never {}
 
 fn run(cli: &Cli, t0: Instant) -> Result<Never, Refusal> {
+    // Shares are part of the command line: a bad one is a usage error.
+    let usage = |e: files::ShareError| Refusal { status: 2, msg: e.to_string() };
+    let cwd = std::env::current_dir().ok();
+    let shares = files::plan_shares(&cli.volumes, cli.no_cwd, cwd.as_deref()).map_err(usage)?;
+    // What the program sees as its limit: read before opening shares raises the monitor's.
+    let rlimit_nofile = host::rlimit(libc::RLIMIT_NOFILE as libc::c_int);
+    let mut files = files::Files::open(&shares).map_err(usage)?;
+
     let (file, bytes) = open_program(&cli.program)?;
     let image = loader::parse(bytes, PIE_BASE).map_err(|e| refuse(126, &cli.program, e))?;
     let internal = |what: String| Refusal { status: EXIT_INTERNAL, msg: what };
@@ -223,12 +240,13 @@ fn run(cli: &Cli, t0: Instant) -> Result<Never, Refusal> {
     boot.ncpuid = n as u64;
     (boot.pid, boot.ppid, boot.uid, boot.euid, boot.gid, boot.egid) = (ids.pid, ids.ppid, ids.uid, ids.euid, ids.gid, ids.egid);
     boot.rlimit_stack = stack_rlimit;
-    boot.rlimit_nofile = host::rlimit(libc::RLIMIT_NOFILE as libc::c_int);
+    boot.rlimit_nofile = rlimit_nofile;
     for fd in 0..3 {
         boot.stdio[fd] = host::stdio_info(fd as i32);
     }
     boot.uts = host::uname();
-    if let Ok(cwd) = std::env::current_dir() {
+    files.fill_boot(&mut boot);
+    if let Some(cwd) = &cwd {
         let cwd = cwd.as_os_str().as_bytes();
         let n = cwd.len().min(boot.cwd.len());
         boot.cwd[..n].copy_from_slice(&cwd[..n]);
@@ -262,7 +280,7 @@ fn run(cli: &Cli, t0: Instant) -> Result<Never, Refusal> {
     let t_boot = t0.elapsed();
     let t_vm = t_boot - t_layout;
     let mut exits = vm::ExitCounts::default();
-    let outcome = vm.run(&mut mem, &mut exits);
+    let outcome = vm.run(&mut mem, &mut files, &mut exits);
     let t_total = t0.elapsed();
     if cli.stats || cli.verbose {
         let kernel = match &outcome {

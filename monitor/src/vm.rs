@@ -1,6 +1,7 @@
 //! The KVM virtual machine: creation, the vCPU's initial 64-bit CPL3
 //! state, and the run loop, which serves hypercalls until the guest ends.
 
+use crate::files::Files;
 use crate::guest_mem::{BadAccess, GuestMemory};
 use crate::host;
 use abi::hc::{self, Port};
@@ -308,8 +309,9 @@ impl Vm {
         Ok(m.as_slice()[0].data)
     }
 
-    /// Runs the guest until it ends, serving its hypercalls.
-    pub fn run(&mut self, mem: &mut GuestMemory, exits: &mut ExitCounts) -> Result<Outcome, VmError> {
+    /// Runs the guest until it ends, serving its hypercalls (`files`: the
+    /// shared directories and the host files the guest opened).
+    pub fn run(&mut self, mem: &mut GuestMemory, files: &mut Files, exits: &mut ExitCounts) -> Result<Outcome, VmError> {
         loop {
             let exit = match self.vcpu.run() {
                 Ok(e) => e,
@@ -337,7 +339,7 @@ impl Vm {
                         n => return Err(VmError::BadHypercall(format!("{p:?} doorbell written with {n} bytes, not 4"))),
                     };
                     exits.by_port[(p as u16 - Port::ConsoleWrite as u16) as usize] += 1;
-                    if let Some(outcome) = self.hypercall(p, GuestPhys(gpa), mem)? {
+                    if let Some(outcome) = self.hypercall(p, GuestPhys(gpa), mem, files)? {
                         return Ok(outcome);
                     }
                 }
@@ -359,7 +361,7 @@ impl Vm {
         }
     }
 
-    fn hypercall(&mut self, p: Port, gpa: GuestPhys, mem: &mut GuestMemory) -> Result<Option<Outcome>, VmError> {
+    fn hypercall(&mut self, p: Port, gpa: GuestPhys, mem: &mut GuestMemory, files: &mut Files) -> Result<Option<Outcome>, VmError> {
         match p {
             Port::ConsoleWrite => {
                 let mut a: hc::ConsoleWrite = mem.read(gpa)?;
@@ -396,9 +398,8 @@ impl Vm {
                 mem.write(gpa, &a)?;
             }
             Port::File => {
-                // Served once shares exist (monitor/src/files.rs).
                 let mut a: hc::File = mem.read(gpa)?;
-                a.ret = -(libc::ENOSYS as i64);
+                files.serve(mem, &mut a)?;
                 mem.write(gpa, &a)?;
             }
             Port::Poll => {
