@@ -237,7 +237,10 @@ pub enum FileOp {
     Write = 4,
     /// fstat(handle) into `stat`.
     Fstat = 5,
-    /// fstatat(path, flags: AT_SYMLINK_NOFOLLOW) into `stat`.
+    /// fstatat(path, flags: AT_SYMLINK_NOFOLLOW) into `stat`; with
+    /// [`STAT_ANCESTOR`] in `flags`, the stat of the share root's ancestor
+    /// `mode` levels up instead (the guest's directories above a share show
+    /// the host's metadata, as `ls -la`'s `..` does natively).
     Stat = 6,
     /// getdents64(handle, buf, len): Linux dirent64 records.
     Getdents = 7,
@@ -272,6 +275,9 @@ pub enum FileOp {
     /// statfs on the share of `share` into buf (a Linux struct statfs).
     Statfs = 22,
 }
+
+/// See [`FileOp::Stat`].
+pub const STAT_ANCESTOR: u32 = 1 << 30;
 
 impl FileOp {
     pub fn from_u32(v: u32) -> Option<FileOp> {

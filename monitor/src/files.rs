@@ -722,6 +722,22 @@ impl Files {
     }
 
     fn stat(&self, mem: &GuestMemory, a: &mut File) -> R<i64> {
+        if a.flags & abi::hc::STAT_ANCESTOR != 0 {
+            // Metadata only, of the directories above the share: what a
+            // native `ls -la ..` shows. Nothing beneath them is reachable.
+            let mut fd = self.share(a.share)?.dir.try_clone().map_err(|e| Fail::Errno(e.raw_os_error().unwrap_or(libc::EIO)))?;
+            for _ in 0..a.mode.min(4096) {
+                // SAFETY: openat of ".." on a directory we own; the result is a new descriptor we take.
+                let up = unsafe { libc::openat(fd.as_raw_fd(), c"..".as_ptr(), libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC) };
+                if up < 0 {
+                    return err(std::io::Error::last_os_error().raw_os_error().unwrap_or(libc::EIO));
+                }
+                // SAFETY: up is a fresh descriptor nothing else owns.
+                fd = unsafe { OwnedFd::from_raw_fd(up) };
+            }
+            a.stat = host::stat_from(&fstat(fd.as_fd())?);
+            return Ok(0);
+        }
         let known = libc::AT_SYMLINK_NOFOLLOW | libc::AT_EMPTY_PATH | libc::AT_NO_AUTOMOUNT;
         if a.flags as i32 & !known != 0 {
             return err(libc::EINVAL);

@@ -308,8 +308,21 @@ pub fn fstat_file<P: Platform>(proc: &Process, p: &mut P, f: &OpenFile) -> Resul
             let (r, c) = on_handle(p, call(FileOp::Fstat), handle, FileData::None);
             r.map(|_| c.stat)
         }
-        FileKind::Mem(ino) => Ok(proc.vfs.stat(ino)),
+        FileKind::Mem(ino) => mem_stat(proc, p, ino),
     }
+}
+
+/// stat of an in-memory node; the directories above a share show the
+/// host's directories there, as a native run sees them.
+fn mem_stat<P: Platform>(proc: &Process, p: &mut P, ino: usize) -> Result<Stat, Errno> {
+    if let Some((share, levels)) = proc.vfs.share_above(ino) {
+        let mut c = call(FileOp::Stat);
+        (c.flags, c.mode) = (abi::hc::STAT_ANCESTOR, levels);
+        if let (Ok(_), c) = on_path(p, c, share, &[], FileData::None) {
+            return Ok(c.stat);
+        }
+    }
+    Ok(proc.vfs.stat(ino))
 }
 
 fn link_stat(target: &[u8]) -> Stat {
@@ -319,7 +332,7 @@ fn link_stat(target: &[u8]) -> Stat {
 /// stat of a path.
 fn stat_loc<P: Platform>(proc: &Process, p: &mut P, loc: &Loc, follow: bool) -> Result<Stat, Errno> {
     match loc {
-        Loc::Mem(ino) => Ok(proc.vfs.stat(*ino)),
+        Loc::Mem(ino) => mem_stat(proc, p, *ino),
         Loc::MemMissing { .. } => Err(Errno::ENOENT),
         Loc::Link(t) => Ok(link_stat(t)),
         Loc::Share { share, rel } => {

@@ -338,6 +338,34 @@ impl Vfs {
         }
     }
 
+    /// The path of an in-memory node, as components.
+    pub fn comps_of(&self, mut ino: usize) -> Vec<Vec<u8>> {
+        let mut out = Vec::new();
+        while ino != 0 {
+            let parent = self.nodes[ino].parent;
+            if let NodeKind::Dir(m) = &self.nodes[parent].kind {
+                if let Some((name, _)) = m.iter().find(|(_, &c)| c == ino) {
+                    out.push(name.clone());
+                }
+            }
+            ino = parent;
+        }
+        out.reverse();
+        out
+    }
+
+    /// If in-memory directory `ino` stands above a share: that share, and
+    /// how many levels above its root it is.
+    pub fn share_above(&self, ino: usize) -> Option<(u32, u32)> {
+        let comps = self.comps_of(ino);
+        self.shares
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.at.len() > comps.len() && s.at[..comps.len()] == comps[..])
+            .min_by_key(|(_, s)| s.at.len())
+            .map(|(i, s)| (i as u32, (s.at.len() - comps.len()) as u32))
+    }
+
     /// Removes `name` from directory `parent` (the caller checked the kind).
     pub fn remove(&mut self, parent: usize, name: &[u8]) {
         if let NodeKind::Dir(m) = &mut self.nodes[parent].kind {
