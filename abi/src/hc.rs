@@ -225,8 +225,9 @@ pub struct GrowMemory {
 #[repr(u32)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FileOp {
-    /// openat(path, flags, mode): `ret` = a handle. O_CREAT and O_TRUNC are
-    /// refused with EROFS on a read-only share, as are writable modes.
+    /// openat(path, flags, mode): `ret` = a handle, `stat` = its fstat.
+    /// O_CREAT and O_TRUNC are refused with EROFS on a read-only share, as
+    /// are writable modes.
     Open = 1,
     /// close(handle).
     Close = 2,

@@ -141,7 +141,8 @@ impl Platform for Machine {
             }
         };
         // Positional (pread/pwrite) calls advance the offset chunk by chunk;
-        // the others use the host file's own position (offset -1).
+        // the others use the host file's own position (offset -1 IN, the
+        // new position OUT).
         let positional = call.offset >= 0;
         match data {
             FileData::None => once(call, 0),
@@ -161,6 +162,9 @@ impl Platform for Machine {
                 let mut done = 0u64;
                 while done < len {
                     let n = ((len - done) as usize).min(DATA_ROOM);
+                    if !positional {
+                        call.offset = -1;
+                    }
                     if let Err(e) = self.read_user(addr + done, &mut io.data[..n]) {
                         return if done > 0 { Ok(done) } else { Err(e) };
                     }
@@ -170,7 +174,9 @@ impl Platform for Machine {
                         Err(_) => return Ok(done),
                     };
                     done += got;
-                    call.offset = if positional { call.offset + got as i64 } else { -1 };
+                    if positional {
+                        call.offset += got as i64;
+                    }
                     if (got as usize) < n {
                         break;
                     }
@@ -181,6 +187,9 @@ impl Platform for Machine {
                 let mut done = 0u64;
                 while done < len {
                     let n = ((len - done) as usize).min(DATA_ROOM);
+                    if !positional {
+                        call.offset = -1;
+                    }
                     let got = match once(call, n) {
                         Ok(g) => g as usize,
                         Err(e) if done == 0 => return Err(e),
@@ -188,7 +197,9 @@ impl Platform for Machine {
                     };
                     self.write_user(addr + done, &io.data[..got.min(n)])?;
                     done += got as u64;
-                    call.offset = if positional { call.offset + got as i64 } else { -1 };
+                    if positional {
+                        call.offset += got as i64;
+                    }
                     if got < n {
                         break;
                     }

@@ -603,7 +603,7 @@ impl Files {
         Ok(self.handles.len() as i64 - 1)
     }
 
-    fn open_file(&mut self, mem: &GuestMemory, a: &File) -> R<i64> {
+    fn open_file(&mut self, mem: &GuestMemory, a: &mut File) -> R<i64> {
         let flags = a.flags as i32;
         if flags & !OPEN_FLAGS != 0 {
             return err(libc::EINVAL);
@@ -637,6 +637,8 @@ impl Files {
             return err(libc::EROFS);
         }
         let fd = open_beneath(s.dir.as_fd(), &path.c(), host_flags, mode)?;
+        // The guest needs the kind of file it opened: saves it a Fstat call.
+        a.stat = host::stat_from(&fstat(fd.as_fd())?);
         let share = a.share;
         self.add_handle(Handle { fd, share, path_only: host_flags & libc::O_PATH != 0, writable })
     }

@@ -7,7 +7,7 @@ use abi::boot::StdioInfo;
 use abi::linux::Errno;
 use alloc::rc::Rc;
 use alloc::vec::Vec;
-use core::cell::Cell;
+use core::cell::{Cell, RefCell};
 
 pub const O_ACCMODE: u32 = 3;
 pub const O_RDONLY: u32 = 0;
@@ -28,8 +28,10 @@ pub const FD_CLOEXEC: u32 = 1;
 /// What an open file is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FileKind {
-    /// A host file or directory in share `share`, open in the monitor as `handle`.
-    Host { share: u32, handle: u32, dir: bool },
+    /// A host file or directory in share `share`, open in the monitor as
+    /// `handle`. A regular file (`seekable`) has its position here and is
+    /// read ahead; others (FIFOs, devices) use the host's position.
+    Host { share: u32, handle: u32, dir: bool, seekable: bool },
     /// An in-memory node: file, directory or device.
     Mem(usize),
 }
@@ -40,8 +42,16 @@ pub struct OpenFile {
     pub kind: FileKind,
     /// The absolute guest path it was opened by (for *at() and /proc/self/fd).
     pub path: Vec<u8>,
-    /// The position, for in-memory files and directories (host files keep theirs in the monitor).
+    /// The position, except for host files that are not seekable.
     pub pos: Cell<u64>,
+    /// Bytes read ahead from a seekable host file, and where they start.
+    pub ahead: RefCell<(u64, Vec<u8>)>,
+}
+
+impl OpenFile {
+    pub fn new(kind: FileKind, path: Vec<u8>) -> OpenFile {
+        OpenFile { kind, path, pos: Cell::new(0), ahead: RefCell::new((0, Vec::new())) }
+    }
 }
 
 /// What a descriptor refers to.
