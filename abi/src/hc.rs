@@ -275,7 +275,15 @@ pub enum FileOp {
     Fallocate = 21,
     /// statfs on the share of `share` into buf (a Linux struct statfs).
     Statfs = 22,
+    /// sendfile(out, handle, offset, len) in the host, no data through the
+    /// guest: `out` is the handle in `mode`, or with [`SEND_TO_STDIO`] in
+    /// `flags` the host's stdout (1) or stderr (2). `offset` -1 reads at the
+    /// handle's position; otherwise `offset` OUT is the position after.
+    Sendfile = 23,
 }
+
+/// See [`FileOp::Sendfile`].
+pub const SEND_TO_STDIO: u32 = 1;
 
 /// See [`FileOp::Stat`].
 pub const STAT_ANCESTOR: u32 = 1 << 30;
@@ -285,7 +293,7 @@ impl FileOp {
         use FileOp::*;
         [
             Open, Close, Read, Write, Fstat, Stat, Getdents, Seek, Mkdir, Unlink, Rename, Link, Symlink, Readlink,
-            Chmod, Chown, Utimens, Truncate, Fsync, Access, Fallocate, Statfs,
+            Chmod, Chown, Utimens, Truncate, Fsync, Access, Fallocate, Statfs, Sendfile,
         ]
         .into_iter()
         .find(|o| *o as u32 == v)

@@ -145,7 +145,11 @@ impl Platform for Machine {
         // new position OUT).
         let positional = call.offset >= 0;
         match data {
-            FileData::None => once(call, 0),
+            // No data through the guest: `len` is the caller's (Sendfile).
+            FileData::None => {
+                let n = call.len as usize;
+                once(call, n)
+            }
             FileData::In(bytes) => {
                 let n = bytes.len().min(DATA_ROOM);
                 io.data[..n].copy_from_slice(&bytes[..n]);

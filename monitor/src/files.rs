@@ -443,6 +443,7 @@ impl Files {
                 None => err(libc::EBADF),
             },
             FileOp::Read => self.read(mem, a),
+            FileOp::Sendfile => self.sendfile(a),
             FileOp::Write => self.write(mem, a),
             FileOp::Fstat => {
                 a.stat = host::stat_from(&fstat(self.handle(a.handle)?.fd.as_fd())?);
@@ -695,6 +696,32 @@ impl Files {
         if a.offset == -1 {
             a.offset = position(fd);
         }
+        r
+    }
+
+    fn sendfile(&mut self, a: &mut File) -> R<i64> {
+        let h = self.handle(a.handle)?;
+        if h.path_only || a.offset < -1 {
+            return err(if h.path_only { libc::EBADF } else { libc::EINVAL });
+        }
+        let in_fd = h.fd.as_raw_fd();
+        let out_fd = if a.flags & abi::hc::SEND_TO_STDIO != 0 {
+            match a.mode {
+                1 | 2 => a.mode as i32,
+                _ => return err(libc::EBADF),
+            }
+        } else {
+            let o = self.handle(a.mode)?;
+            if !o.writable {
+                return err(libc::EBADF);
+            }
+            o.fd.as_raw_fd()
+        };
+        let mut off = a.offset;
+        let offp = if off == -1 { std::ptr::null_mut() } else { &mut off as *mut i64 };
+        // SAFETY: two descriptors we hold and an optional valid offset pointer.
+        let r = sys(|| unsafe { libc::sendfile(out_fd, in_fd, offp, a.len.min(1 << 30) as usize) } as i64);
+        a.offset = off;
         r
     }
 

@@ -36,6 +36,8 @@ pub struct Process {
     pub start_mono_ns: u64,
     pub blocked_ns: u64,
     pub umask: u32,
+    /// Bytes of guest RAM.
+    pub mem_size: u64,
     /// The thread name (PR_SET_NAME), NUL-padded.
     pub comm: [u8; 16],
     pub dumpable: bool,
@@ -105,6 +107,7 @@ impl Process {
             start_mono_ns,
             blocked_ns: 0,
             umask: 0o022,
+            mem_size: b.mem_size,
             comm,
             dumpable: true,
             no_new_privs: false,

@@ -371,6 +371,27 @@ fn read_ahead<P: Platform>(p: &mut P, f: &OpenFile, handle: u32, pos: u64, buf: 
     Ok(n as u64)
 }
 
+/// sendfile from a seekable host file to the host's stdout or stderr.
+pub fn sendfile_to_stdio<P: Platform>(p: &mut P, f: &OpenFile, host_fd: u32, offp: u64, count: u64) -> SysResult {
+    let FileKind::Host { handle, seekable: true, .. } = f.kind else { return Err(Errno::EINVAL) };
+    let explicit = offp != 0;
+    let pos = if explicit { UserPtr(offp).read::<u64, _>(p)? } else { f.pos.get() };
+    if (pos as i64) < 0 {
+        return Err(Errno::EINVAL);
+    }
+    // What the program wrote before must reach the host first.
+    p.console_flush();
+    let mut c = call(FileOp::Sendfile);
+    (c.flags, c.mode, c.offset, c.len) = (abi::hc::SEND_TO_STDIO, host_fd, pos as i64, count);
+    let n = on_handle(p, c, handle, FileData::None).0?;
+    if explicit {
+        UserPtr(offp).write(p, &(pos + n))?;
+    } else {
+        f.pos.set(pos + n);
+    }
+    Ok(n)
+}
+
 pub fn fstat_file<P: Platform>(proc: &Process, p: &mut P, f: &OpenFile) -> Result<Stat, Errno> {
     match f.kind {
         FileKind::Host { handle, .. } => {

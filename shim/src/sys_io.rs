@@ -264,16 +264,21 @@ pub fn getcwd<P: Platform>(proc: &mut Process, p: &mut P, buf: u64, size: u64) -
     Ok(path.len() as u64)
 }
 
-/// sendfile: Linux needs an input it can map (a regular file); from a
-/// stream it answers EINVAL, and callers fall back to read and write.
-pub fn sendfile(proc: &mut Process, out_fd: u64, in_fd: u64) -> SysResult {
-    writable(proc.fds.get(out_fd)?)?;
-    let e = proc.fds.get(in_fd)?;
-    readable(e)?;
-    match e.object {
-        // Linux would serve a regular file; EINVAL makes callers fall back
-        // to read and write, which serve it too.
-        Object::HostStdio { .. } | Object::File(_) => Err(Errno::EINVAL),
+/// sendfile: from a host file to the host's stdout or stderr, the monitor
+/// moves the data itself (one exit, no copy through the guest). Linux needs
+/// an input it can map (a regular file): from a stream it answers EINVAL,
+/// and so do we for the other pairs, where callers fall back to read and
+/// write, which serve them too.
+pub fn sendfile<P: Platform>(proc: &mut Process, p: &mut P, out_fd: u64, in_fd: u64, offp: u64, count: u64) -> SysResult {
+    let out = proc.fds.get(out_fd)?.clone();
+    writable(&out)?;
+    let e = proc.fds.get(in_fd)?.clone();
+    readable(&e)?;
+    match (out.object, e.object) {
+        (Object::HostStdio { host_fd: host_fd @ (1 | 2), .. }, Object::File(f)) => {
+            sys_fs::sendfile_to_stdio(p, &f, host_fd, offp, count.min(MAX_RW))
+        }
+        _ => Err(Errno::EINVAL),
     }
 }
 

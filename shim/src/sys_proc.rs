@@ -48,6 +48,20 @@ pub fn uname<P: Platform>(proc: &mut Process, p: &mut P, buf: u64) -> SysResult 
     UserPtr(buf).write(p, &proc.uts).map(|_| 0)
 }
 
+/// sysinfo: the VM's uptime and memory, one process, no swap.
+pub fn sysinfo<P: Platform>(proc: &mut Process, p: &mut P, buf: u64) -> SysResult {
+    let uptime = p.clock_ns(false).saturating_sub(proc.start_mono_ns) / 1_000_000_000;
+    let mapped: u64 = proc.mm.vmas.iter().map(|(s, v)| v.end - s).sum();
+    let mut b = [0u8; 112];
+    let mut put = |off: usize, v: u64| b[off..off + 8].copy_from_slice(&v.to_le_bytes());
+    put(0, uptime);
+    put(32, proc.mem_size);
+    put(40, proc.mem_size.saturating_sub(mapped));
+    b[80..82].copy_from_slice(&1u16.to_le_bytes());
+    b[104..108].copy_from_slice(&1u32.to_le_bytes());
+    p.write_user(buf, &b).map(|_| 0)
+}
+
 pub fn prlimit<P: Platform>(proc: &mut Process, p: &mut P, pid: u64, res: u64, new: u64, old: u64) -> SysResult {
     if pid != 0 && pid != proc.pid as u64 {
         return Err(Errno::ESRCH);

@@ -56,7 +56,7 @@ fn call<P: Platform>(proc: &mut Process, p: &mut P, s: Sysno, a: [u64; 6]) -> Sy
         Sysno::fcntl => sys_io::fcntl(proc, p, a[0], a[1], a[2]),
         Sysno::ioctl => sys_io::ioctl(proc, p, a[0], a[1], a[2]),
         Sysno::fstat => sys_io::fstat(proc, p, a[0], a[1]),
-        Sysno::sendfile => sys_io::sendfile(proc, a[0], a[1]),
+        Sysno::sendfile => sys_io::sendfile(proc, p, a[0], a[1], a[2], a[3]),
         Sysno::poll => sys_io::poll(proc, p, a[0], a[1], a[2] as i32),
         Sysno::ppoll => sys_io::ppoll(proc, p, a[0], a[1], a[2]),
 
@@ -130,6 +130,7 @@ fn call<P: Platform>(proc: &mut Process, p: &mut P, s: Sysno, a: [u64; 6]) -> Sy
         Sysno::getpgid => Ok(proc.pid as u64),
         Sysno::umask => Ok(core::mem::replace(&mut proc.umask, a[0] as u32 & 0o777) as u64),
         Sysno::uname => sys_proc::uname(proc, p, a[0]),
+        Sysno::sysinfo => sys_proc::sysinfo(proc, p, a[0]),
         Sysno::prlimit64 => sys_proc::prlimit(proc, p, a[0], a[1], a[2], a[3]),
         Sysno::getrlimit => sys_proc::prlimit(proc, p, 0, a[0], 0, a[1]),
         Sysno::setrlimit => sys_proc::prlimit(proc, p, 0, a[0], a[1], 0),
