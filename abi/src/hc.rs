@@ -280,6 +280,11 @@ pub enum FileOp {
     /// `flags` the host's stdout (1) or stderr (2). `offset` -1 reads at the
     /// handle's position; otherwise `offset` OUT is the position after.
     Sendfile = 23,
+    /// Getdents, each record followed by the entry's lstat (a
+    /// [`crate::linux::Stat`], 144 bytes): one exit for what `find` or
+    /// `ls -l` would otherwise ask one stat at a time. A stat that failed
+    /// has st_mode 0.
+    GetdentsStat = 24,
 }
 
 /// See [`FileOp::Sendfile`].
@@ -293,7 +298,7 @@ impl FileOp {
         use FileOp::*;
         [
             Open, Close, Read, Write, Fstat, Stat, Getdents, Seek, Mkdir, Unlink, Rename, Link, Symlink, Readlink,
-            Chmod, Chown, Utimens, Truncate, Fsync, Access, Fallocate, Statfs, Sendfile,
+            Chmod, Chown, Utimens, Truncate, Fsync, Access, Fallocate, Statfs, Sendfile, GetdentsStat,
         ]
         .into_iter()
         .find(|o| *o as u32 == v)

@@ -456,6 +456,7 @@ impl Files {
                 // SAFETY: buf is checked guest memory of buf.len() bytes.
                 sys(|| unsafe { libc::syscall(libc::SYS_getdents64, fd, buf.as_mut_ptr(), buf.len()) })
             }
+            FileOp::GetdentsStat => self.getdents_stat(mem, a),
             FileOp::Seek => {
                 let fd = self.handle(a.handle)?.fd.as_raw_fd();
                 // SAFETY: lseek only moves the descriptor's position.
@@ -697,6 +698,49 @@ impl Files {
             a.offset = position(fd);
         }
         r
+    }
+
+    fn getdents_stat(&mut self, mem: &mut GuestMemory, a: &File) -> R<i64> {
+        const STAT: usize = std::mem::size_of::<abi::linux::Stat>();
+        let dir = self.handle(a.handle)?.fd.as_fd();
+        let fd = dir.as_raw_fd();
+        let out = mem.slice_mut(a.buf, a.len.min(MAX_IO))?;
+        // Records come back with their stats: read no more names than fit.
+        let mut names = vec![0u8; (out.len() / 4).max(1024)];
+        // SAFETY: names is a buffer of names.len() bytes we own.
+        let n = sys(|| unsafe { libc::syscall(libc::SYS_getdents64, fd, names.as_mut_ptr(), names.len()) })? as usize;
+        let (mut at, mut w, mut resume) = (0usize, 0usize, None::<i64>);
+        while at + 19 <= n {
+            let reclen = u16::from_le_bytes([names[at + 16], names[at + 17]]) as usize;
+            if reclen < 19 || at + reclen > n {
+                break;
+            }
+            let d_off = i64::from_le_bytes(names[at + 8..at + 16].try_into().expect("8 bytes"));
+            if w + reclen + STAT > out.len() {
+                if w == 0 {
+                    return err(libc::EINVAL);
+                }
+                break;
+            }
+            let rec = &names[at..at + reclen];
+            let name = &rec[19..];
+            let name = &name[..name.iter().position(|&b| b == 0).unwrap_or(name.len())];
+            out[w..w + reclen].copy_from_slice(rec);
+            let st = CString::new(name).ok().and_then(|c| lstat_at(dir, &c).ok().flatten());
+            let st = st.map(|s| host::stat_from(&s)).unwrap_or_default();
+            out[w + reclen..w + reclen + STAT].copy_from_slice(abi::pod::as_bytes(&st));
+            w += reclen + STAT;
+            at += reclen;
+            resume = Some(d_off);
+        }
+        if at < n {
+            // Entries read but not returned: the next call starts at them.
+            if let Some(off) = resume {
+                // SAFETY: lseek only moves the directory's position.
+                unsafe { libc::lseek(fd, off, libc::SEEK_SET) };
+            }
+        }
+        Ok(w as i64)
     }
 
     fn sendfile(&mut self, a: &mut File) -> R<i64> {

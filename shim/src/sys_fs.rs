@@ -9,6 +9,7 @@ use crate::vfs::{self, join, normalize, Dev, Loc, NodeKind, ProcLinks};
 use crate::{Platform, Process, SysResult};
 use abi::hc::{File, FileOp};
 use abi::linux::{Errno, Stat};
+use alloc::collections::BTreeMap;
 use alloc::rc::Rc;
 use alloc::vec::Vec;
 use core::cell::Cell;
@@ -123,6 +124,9 @@ pub fn openat<P: Platform>(proc: &mut Process, p: &mut P, dirfd: u64, path: u64,
     let acc = flags & O_ACCMODE;
     let writes = acc == O_WRONLY || acc == O_RDWR;
     let mode = mode as u32 & 0o7777 & !proc.umask;
+    if creat || writes {
+        proc.vfs.stat_batch = None;
+    }
     let (loc, comps) = lookup(proc, p, dirfd, path, follow)?;
     let kind = match loc {
         Loc::Link(_) => return Err(if flags & O_PATH != 0 { Errno::ENOENT } else { Errno::ELOOP }),
@@ -240,6 +244,7 @@ pub fn write<P: Platform>(proc: &mut Process, p: &mut P, f: &OpenFile, append: b
     match f.kind {
         FileKind::Host { handle, seekable, .. } => {
             f.ahead.borrow_mut().1 = Vec::new();
+            proc.vfs.stat_batch = None;
             let mut c = call(FileOp::Write);
             // Appends go where the host says the end is; the rest at our position.
             let pos = if seekable && !append { Some(at.unwrap_or(f.pos.get())) } else { at };
@@ -426,6 +431,9 @@ fn stat_loc<P: Platform>(proc: &Process, p: &mut P, loc: &Loc, follow: bool) -> 
         Loc::MemMissing { .. } => Err(Errno::ENOENT),
         Loc::Link(t) => Ok(link_stat(t)),
         Loc::Share { share, rel } => {
+            if let Some(st) = proc.vfs.batched_stat(*share, rel, follow) {
+                return Ok(st);
+            }
             let mut c = call(FileOp::Stat);
             c.flags = if follow { 0 } else { AT_SYMLINK_NOFOLLOW as u32 };
             let (r, c) = on_path(p, c, *share, rel, FileData::None);
@@ -460,7 +468,35 @@ pub fn getdents64<P: Platform>(proc: &mut Process, p: &mut P, f: &OpenFile, buf:
             if !dir {
                 return Err(Errno::ENOTDIR);
             }
-            on_handle(p, call(FileOp::Getdents), handle, FileData::ToUser(buf, len.min(64 << 10))).0
+            let mut kbuf = Vec::new();
+            let want = len.min(64 << 10) as usize;
+            let Some((share, rel)) = proc.vfs.in_share(&normalize(&[], &f.path)) else { return Err(Errno::EIO) };
+            if kbuf.try_reserve_exact(want).is_err() {
+                return on_handle(p, call(FileOp::Getdents), handle, FileData::ToUser(buf, want as u64)).0;
+            }
+            kbuf.resize(want, 0);
+            let got = on_handle(p, call(FileOp::GetdentsStat), handle, FileData::Out(&mut kbuf)).0? as usize;
+            // Records, each followed by its entry's stat: pass the records
+            // on, keep the stats for the stat calls that usually follow.
+            const STAT: usize = core::mem::size_of::<Stat>();
+            let (mut out, mut stats, mut at) = (Vec::new(), BTreeMap::new(), 0usize);
+            while at + 19 <= got {
+                let reclen = u16::from_le_bytes([kbuf[at + 16], kbuf[at + 17]]) as usize;
+                if reclen < 19 || at + reclen + STAT > got {
+                    break;
+                }
+                let rec = &kbuf[at..at + reclen];
+                let name = &rec[19..];
+                let name = &name[..name.iter().position(|&b| b == 0).unwrap_or(name.len())];
+                let mut st = Stat::default();
+                abi::pod::as_bytes_mut(&mut st).copy_from_slice(&kbuf[at + reclen..at + reclen + STAT]);
+                stats.insert(name.to_vec(), st);
+                out.extend_from_slice(rec);
+                at += reclen + STAT;
+            }
+            p.write_user(buf, &out)?;
+            proc.vfs.stat_batch = Some(vfs::StatBatch { share, dir: rel, stats });
+            Ok(out.len() as u64)
         }
         FileKind::Mem(ino) => {
             let node = &proc.vfs.nodes[ino];
@@ -528,6 +564,7 @@ fn is_mount_point(proc: &Process, comps: &[Vec<u8>]) -> bool {
 }
 
 pub fn mkdirat<P: Platform>(proc: &mut Process, p: &mut P, dirfd: u64, path: u64, mode: u64) -> SysResult {
+    proc.vfs.stat_batch = None;
     let mode = mode as u32 & 0o7777 & !proc.umask;
     match lookup(proc, p, dirfd, path, false)?.0 {
         Loc::Share { share, rel } => {
@@ -546,6 +583,7 @@ pub fn mkdirat<P: Platform>(proc: &mut Process, p: &mut P, dirfd: u64, path: u64
 }
 
 pub fn unlinkat<P: Platform>(proc: &mut Process, p: &mut P, dirfd: u64, path: u64, flags: u64) -> SysResult {
+    proc.vfs.stat_batch = None;
     let (loc, comps) = lookup(proc, p, dirfd, path, false)?;
     let rmdir = flags & AT_REMOVEDIR != 0;
     match loc {
@@ -579,6 +617,7 @@ pub fn unlinkat<P: Platform>(proc: &mut Process, p: &mut P, dirfd: u64, path: u6
 }
 
 pub fn renameat2<P: Platform>(proc: &mut Process, p: &mut P, olddir: u64, old: u64, newdir: u64, new: u64, flags: u64) -> SysResult {
+    proc.vfs.stat_batch = None;
     let (from, from_comps) = lookup(proc, p, olddir, old, false)?;
     let (to, to_comps) = lookup(proc, p, newdir, new, false)?;
     match (from, to) {
@@ -639,6 +678,7 @@ pub fn renameat2<P: Platform>(proc: &mut Process, p: &mut P, olddir: u64, old: u
 }
 
 pub fn linkat<P: Platform>(proc: &mut Process, p: &mut P, olddir: u64, old: u64, newdir: u64, new: u64, flags: u64) -> SysResult {
+    proc.vfs.stat_batch = None;
     const AT_SYMLINK_FOLLOW: u64 = 0x400;
     let (from, _) = lookup(proc, p, olddir, old, flags & AT_SYMLINK_FOLLOW != 0)?;
     let (to, _) = lookup(proc, p, newdir, new, false)?;
@@ -668,6 +708,7 @@ pub fn linkat<P: Platform>(proc: &mut Process, p: &mut P, olddir: u64, old: u64,
 }
 
 pub fn symlinkat<P: Platform>(proc: &mut Process, p: &mut P, target: u64, dirfd: u64, path: u64) -> SysResult {
+    proc.vfs.stat_batch = None;
     let target = read_cstr(p, target, PATH_MAX)?;
     if target.is_empty() {
         return Err(Errno::ENOENT);
@@ -712,6 +753,7 @@ pub enum Attr {
 }
 
 pub fn set_attr<P: Platform>(proc: &mut Process, p: &mut P, target: Result<Loc, Rc<OpenFile>>, attr: Attr, nofollow: bool) -> SysResult {
+    proc.vfs.stat_batch = None;
     let op = match attr {
         Attr::Mode(_) => FileOp::Chmod,
         Attr::Owner(..) => FileOp::Chown,

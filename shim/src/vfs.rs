@@ -113,6 +113,18 @@ pub trait ProcLinks {
 pub struct Vfs {
     pub nodes: Vec<Node>,
     pub shares: Vec<Share>,
+    /// The stats that came with the last directory listing of a share (see
+    /// abi::hc::FileOp::GetdentsStat), dropped by any change the program
+    /// makes: `find` and `ls -l` stat what they just listed.
+    pub stat_batch: Option<StatBatch>,
+}
+
+/// Stats of the entries of one directory in a share.
+pub struct StatBatch {
+    pub share: u32,
+    /// The directory, relative to the share's root.
+    pub dir: Vec<u8>,
+    pub stats: BTreeMap<Vec<u8>, Stat>,
 }
 
 /// Splits an absolute or relative path into normalized components, on top
@@ -159,7 +171,7 @@ impl Vfs {
             mtime: now,
             ctime: now,
         };
-        let mut v = Vfs { nodes: vec![root], shares };
+        let mut v = Vfs { nodes: vec![root], shares, stat_batch: None };
         let dir = |v: &mut Vfs, parent: usize, name: &[u8], perm: u32| v.add(parent, name, NodeKind::Dir(BTreeMap::new()), perm, now);
         let tmp = dir(&mut v, 0, b"tmp", 0o1777);
         let _ = tmp;
@@ -230,7 +242,7 @@ impl Vfs {
     }
 
     /// The share a normalized path is in, and the path inside it.
-    fn in_share(&self, comps: &[Vec<u8>]) -> Option<(u32, Vec<u8>)> {
+    pub fn in_share(&self, comps: &[Vec<u8>]) -> Option<(u32, Vec<u8>)> {
         let (i, s) = self
             .shares
             .iter()
@@ -305,6 +317,18 @@ impl Vfs {
     }
 
     /// stat of an in-memory node.
+    /// A stat the last listing brought, for `rel` in `share`.
+    pub fn batched_stat(&self, share: u32, rel: &[u8], follow: bool) -> Option<Stat> {
+        let b = self.stat_batch.as_ref().filter(|b| b.share == share)?;
+        let (dir, name) = match rel.iter().rposition(|&c| c == b'/') {
+            Some(i) => (&rel[..i], &rel[i + 1..]),
+            None => (&b""[..], rel),
+        };
+        let st = b.stats.get(name).filter(|_| dir == &b.dir[..])?;
+        let is_link = st.st_mode & S_IFMT == S_IFLNK;
+        (st.st_mode != 0 && !(follow && is_link)).then_some(*st)
+    }
+
     pub fn stat(&self, ino: usize) -> Stat {
         let n = &self.nodes[ino];
         let size = match &n.kind {
