@@ -144,6 +144,11 @@ pub struct BootInfo {
     pub nshares: u64,
     pub shares: [Share; MAX_SHARES],
 
+    /// A File handle on the program's own file, read-only (for execve of
+    /// /proc/self/exe when the program is not in a share), or u32::MAX.
+    pub exe_handle: u32,
+    pub _pad_exe: u32,
+
     /// The program's absolute host path (for /proc/self/exe).
     pub exe_len: u64,
     pub exe: [u8; 4096],

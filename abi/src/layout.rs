@@ -39,7 +39,7 @@ pub const DIRECT_MAP: u64 = 0xffff_8880_0000_0000;
 /// so everything the kernel touches costs one fault.
 pub const KERNEL_BASE: u64 = 0xffff_ffff_8000_0000;
 /// Where the kernel image is linked and loaded: KERNEL_BASE + this.
-pub const KERNEL_IMAGE_OFFSET: u64 = 0x10_0000;
+pub const KERNEL_IMAGE_OFFSET: u64 = 0x8_0000;
 
 /// Physical: GDT (0x1000), TSS (0x1800), IDT (0x2000, 256 gates).
 pub const GDT_PHYS: u64 = 0x1000;

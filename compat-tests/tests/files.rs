@@ -281,8 +281,8 @@ fn writing() {
     ]);
 }
 
-/// Shell scripts of builtins only: running another command needs fork and
-/// execve, which uk-run does not have yet.
+/// Shell scripts: builtins, and a last command the shell execs. Running a
+/// command that is not the last needs fork, which uk-run does not have yet.
 #[test]
 fn stdin_and_shell() {
     check_all(&[
@@ -299,5 +299,15 @@ fn stdin_and_shell() {
         (&["sh", "-c", "test -d dir && test -f poem.txt && test -L link && echo ok"], b""),
         (&["sh", "-c", "echo one > /dev/null; echo two >&2"], b""),
         (&["sh", "-c", "cd /; cd tmp; pwd; cd /dev; echo nul*"], b""),
+        // The last command of a script is exec'd (execve of /proc/self/exe).
+        (&["sh", "-c", "echo hello > f.txt; cat f.txt"], b""),
+        (&["sh", "-c", "echo a >> poem.txt; tail -n 1 poem.txt"], b""),
+        (&["sh", "-c", "cd dir/sub; cat deep.txt ../a.txt"], b""),
+        (&["sh", "-c", "cd dir && exec ls -l"], b""),
+        (&["sh", "-c", "exec wc -l < data.csv"], b""),
+        (&["sh", "-c", "exec 3< poem.txt; exec head -n 1 /dev/fd/3"], b""),
+        (&["sh", "-c", "exec ./nonexistent"], b""),
+        (&["sh", "-c", "exec ./dir"], b""),
+        (&["sh", "-c", "exec ./poem.txt"], b""),
     ]);
 }

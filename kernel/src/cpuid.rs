@@ -8,7 +8,8 @@ use abi::boot::{BootInfo, CpuidEntry, CPUID_FLAG_SIGNIFICANT_INDEX};
 
 pub struct Cpuid {
     /// Return addresses (site + 2) of rewritten `cpuid`s, sorted.
-    returns: &'static [u64],
+    returns: [u64; abi::boot::MAX_CPUID_SITES],
+    n: usize,
     /// A one-word filter on return addresses: a syscall pays one test.
     filter: u64,
     table: &'static [CpuidEntry],
@@ -18,26 +19,34 @@ fn filter_bit(ret: u64) -> u64 {
     1 << ((ret ^ (ret >> 6)) & 63)
 }
 
-static mut RETURNS: [u64; abi::boot::MAX_CPUID_SITES] = [0; abi::boot::MAX_CPUID_SITES];
-
 impl Cpuid {
     pub fn new(boot: &'static BootInfo) -> Cpuid {
         let n = (boot.ncpuid_sites as usize).min(boot.cpuid_sites.len());
-        // SAFETY: called once at boot, before anything reads RETURNS.
-        let returns = unsafe { &mut *core::ptr::addr_of_mut!(RETURNS) };
-        let mut filter = 0;
-        for (r, s) in returns.iter_mut().zip(&boot.cpuid_sites[..n]) {
-            *r = s + 2;
-            filter |= filter_bit(*r);
-        }
         let t = (boot.ncpuid as usize).min(boot.cpuid.len());
-        Cpuid { returns: &returns[..n], filter, table: &boot.cpuid[..t] }
+        let mut c = Cpuid { returns: [0; abi::boot::MAX_CPUID_SITES], n: 0, filter: 0, table: &boot.cpuid[..t] };
+        c.set_sites(&boot.cpuid_sites[..n]);
+        c
+    }
+
+    /// The rewritten sites of the program now running (sorted; execve changes them).
+    pub fn set_sites(&mut self, sites: &[u64]) {
+        self.n = sites.len().min(self.returns.len());
+        self.filter = 0;
+        for (r, s) in self.returns.iter_mut().zip(&sites[..self.n]) {
+            *r = s + 2;
+            self.filter |= filter_bit(*r);
+        }
     }
 
     /// Whether a call that returns to `ret` came from a rewritten `cpuid`.
     #[inline]
     pub fn is_site(&self, ret: u64) -> bool {
-        self.filter & filter_bit(ret) != 0 && self.returns.binary_search(&ret).is_ok()
+        self.filter & filter_bit(ret) != 0 && self.returns[..self.n].binary_search(&ret).is_ok()
+    }
+
+    /// AT_HWCAP: leaf 1's edx.
+    pub fn hwcap(&self) -> u64 {
+        self.query(1, 0)[3] as u64
     }
 
     /// eax, ebx, ecx, edx for a leaf and subleaf, as KVM would answer.

@@ -38,12 +38,13 @@ pub struct Machine {
     pub mem: Memory,
     pub console: Console,
     pub clock: Clock,
+    pub cpuid: crate::cpuid::Cpuid,
     rng: ChaCha20Rng,
 }
 
 impl Machine {
-    pub fn new(mem: Memory, console: Console, clock: Clock, seed: [u8; 32]) -> Machine {
-        Machine { mem, console, clock, rng: ChaCha20Rng::from_seed(seed) }
+    pub fn new(mem: Memory, console: Console, clock: Clock, seed: [u8; 32], cpuid: crate::cpuid::Cpuid) -> Machine {
+        Machine { mem, console, clock, cpuid, rng: ChaCha20Rng::from_seed(seed) }
     }
 
     /// Reads user memory by walking the page tables: for exception
@@ -251,6 +252,46 @@ impl Platform for Machine {
     fn note(&mut self, msg: core::fmt::Arguments<'_>) {
         let line = alloc::format!("uk-run: {msg}\n");
         let _ = self.console.write(2, line.as_bytes());
+    }
+
+    fn user_slice(&self, addr: u64, len: u64) -> Result<&[u8], Errno> {
+        Self::user_range(addr, len as usize)?;
+        let mut page = addr & !(PAGE_SIZE - 1);
+        while page < addr + len {
+            self.mem.translate(page, false).ok_or(Errno::EFAULT)?;
+            page += PAGE_SIZE;
+        }
+        // SAFETY: every page of the range is mapped readable in the one
+        // address space the kernel shares with the program, and the kernel
+        // changes no mapping while the slice is borrowed (&self).
+        Ok(unsafe { core::slice::from_raw_parts(addr as *const u8, len as usize) })
+    }
+
+    fn copy_in_user(&mut self, dst: u64, src: u64, len: u64) -> Result<(), Errno> {
+        Self::user_range(dst, len as usize)?;
+        Self::user_range(src, len as usize)?;
+        // SAFETY: both ranges are in the user half, away from the kernel;
+        // faults on either end the copy (see arch::copy_user).
+        if unsafe { crate::arch::copy_user(dst as *mut u8, src as *const u8, len as usize) } {
+            Ok(())
+        } else {
+            Err(Errno::EFAULT)
+        }
+    }
+
+    fn set_cpuid_sites(&mut self, sites: &[u64]) {
+        self.cpuid.set_sites(sites);
+    }
+
+    fn hwcap(&self) -> u64 {
+        self.cpuid.hwcap()
+    }
+
+    fn start_program(&mut self, entry: u64, sp: u64) -> ! {
+        // SAFETY: execve mapped the new program and its stack at these
+        // addresses; the current syscall's kernel stack is abandoned (each
+        // syscall starts at its top).
+        unsafe { crate::arch::enter_user(entry, sp) }
     }
 
     fn set_fs_base(&mut self, base: u64) {

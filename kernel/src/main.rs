@@ -29,7 +29,6 @@ use machine::{Clock, Machine};
 use shim::Process;
 
 pub struct Kernel {
-    pub cpuid: cpuid::Cpuid,
     pub proc: Process,
     pub machine: Machine,
     pub stack_limit: u64,
@@ -71,9 +70,9 @@ pub extern "C" fn kmain(boot: &'static BootInfo) -> ! {
     let tty = [boot.stdio[0].is_tty != 0, boot.stdio[1].is_tty != 0, boot.stdio[2].is_tty != 0];
     let clock = Clock::new(boot.tsc_khz, boot.tsc_ref, boot.realtime_ref_ns, boot.monotonic_ref_ns);
     let mem = mem::Memory::new(boot.pml4, boot.low_free, boot.tables_free, boot.free_start, boot.mem_size, boot.mem_usable);
-    let mut machine = Machine::new(mem, console::Console::new(tty), clock, boot.random);
+    let mut machine = Machine::new(mem, console::Console::new(tty), clock, boot.random, cpuid::Cpuid::new(boot));
     let start = shim::Platform::clock_ns(&mut machine, false);
-    let k = Kernel { cpuid: cpuid::Cpuid::new(boot), proc: Process::from_boot(boot, start), machine, stack_limit: boot.stack_limit, rewritten_sites: 0, syscalls: 0 };
+    let k = Kernel { proc: Process::from_boot(boot, start), machine, stack_limit: boot.stack_limit, rewritten_sites: 0, syscalls: 0 };
     // SAFETY: the program has not run yet: nothing else refers to KERNEL.
     unsafe { (*core::ptr::addr_of_mut!(KERNEL)).write(k) };
     PROGRAM_STARTED.store(true, core::sync::atomic::Ordering::Relaxed);
@@ -103,8 +102,8 @@ fn install_exception_gates() {
 /// returns how to go back.
 pub extern "C" fn uk_syscall(f: &mut SyscallFrame) -> u64 {
     let k = kernel();
-    if k.cpuid.is_site(f.rip) {
-        let r = k.cpuid.query(f.rax as u32, f.rcx as u32);
+    if k.machine.cpuid.is_site(f.rip) {
+        let r = k.machine.cpuid.query(f.rax as u32, f.rcx as u32);
         (f.rax, f.rbx, f.rcx, f.rdx) = (r[0] as u64, r[1] as u64, r[2] as u64, r[3] as u64);
         return arch::RETURN_CPUID;
     }

@@ -261,7 +261,9 @@ impl Memory {
 
     pub fn unmap(&mut self, va: u64, len: u64) {
         for page in (va..va + len).step_by(PAGE_SIZE as usize) {
-            if let Ok(Some((t, i))) = self.slot(page, false) {
+            // A 2 MiB page (the program image) is split first.
+            let create = self.huge_entry(page).is_some();
+            if let Ok(Some((t, i))) = self.slot(page, create) {
                 let e = read_entry(t, i);
                 if e & (pte::PRESENT | SW_NONE) != 0 {
                     self.release(e & pte::ADDR_MASK);

@@ -411,6 +411,14 @@ impl Files {
         Ok(ShareDir { dir, read_only: s.read_only, guest: s.guest.clone() })
     }
 
+    /// A read-only handle on the program's own file: /proc/self/exe in the
+    /// guest, which busybox execs to run its applets.
+    pub fn open_exe(&mut self, file: &std::fs::File) -> Option<u32> {
+        let fd = file.try_clone().ok()?;
+        let h = Handle { fd: OwnedFd::from(fd), share: 0, path_only: false, writable: false };
+        self.add_handle(h).ok().map(|h| h as u32)
+    }
+
     /// Tells the kernel where the shares are, in the order of `File::share`.
     pub fn fill_boot(&self, boot: &mut BootInfo) {
         for (b, s) in boot.shares.iter_mut().zip(&self.shares) {

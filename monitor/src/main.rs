@@ -246,6 +246,7 @@ fn run(cli: &Cli, t0: Instant) -> Result<Never, Refusal> {
     }
     boot.uts = host::uname();
     files.fill_boot(&mut boot);
+    boot.exe_handle = files.open_exe(&file).unwrap_or(u32::MAX);
     if let Some(cwd) = &cwd {
         let cwd = cwd.as_os_str().as_bytes();
         let n = cwd.len().min(boot.cwd.len());

@@ -234,7 +234,7 @@ impl<'a> Builder<'a> {
         let lo = loads.iter().map(|p| page_down(p.p_vaddr)).min().ok_or_else(|| bad("no segments"))?;
         let hi = loads.iter().map(|p| page_up(p.p_vaddr + p.p_memsz)).max().unwrap_or(lo);
         if lo != KERNEL_BASE + KERNEL_IMAGE_OFFSET || hi > KERNEL_BASE + HUGE_PAGE_SIZE {
-            return Err(bad("not linked inside the kernel window (KERNEL_BASE + 1 MiB, at most 1 MiB)"));
+            return Err(bad("not linked inside the kernel window (KERNEL_BASE + 512 KiB, at most 1.5 MiB)"));
         }
         for p in &loads {
             let file = elf_bytes

@@ -74,6 +74,21 @@ impl Platform for Fake {
         // No shares in the fake: the VFS tests use the in-memory file system.
         Err(Errno::ENOSYS)
     }
+    fn user_slice(&self, _addr: u64, _len: u64) -> Result<&[u8], Errno> {
+        Err(Errno::EFAULT)
+    }
+    fn copy_in_user(&mut self, dst: u64, src: u64, len: u64) -> Result<(), Errno> {
+        let mut b = vec![0u8; len as usize];
+        self.read_user(src, &mut b)?;
+        self.write_user(dst, &b)
+    }
+    fn set_cpuid_sites(&mut self, _sites: &[u64]) {}
+    fn hwcap(&self) -> u64 {
+        0
+    }
+    fn start_program(&mut self, entry: u64, sp: u64) -> ! {
+        panic!("start_program({entry:#x}, {sp:#x})")
+    }
     fn host_poll(&mut self, events: [u16; 3], _timeout_ms: i32) -> [u16; 3] {
         events
     }

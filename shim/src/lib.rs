@@ -19,6 +19,7 @@ pub mod user;
 pub mod vfs;
 
 mod sys_io;
+mod sys_exec;
 mod sys_fs;
 mod sys_mem;
 mod sys_proc;

@@ -71,6 +71,19 @@ pub trait Platform {
         self.note(format_args!("warning: {msg}"))
     }
 
+    /// The program's memory [addr, addr+len) as a slice, if all of it is
+    /// mapped readable (the kernel shares the program's address space).
+    fn user_slice(&self, addr: u64, len: u64) -> Result<&[u8], Errno>;
+    /// Copies `len` bytes of program memory from `src` to `dst` (execve's loading).
+    fn copy_in_user(&mut self, dst: u64, src: u64, len: u64) -> Result<(), Errno>;
+    /// The rewritten `cpuid` sites of a new program (sorted).
+    fn set_cpuid_sites(&mut self, sites: &[u64]);
+    /// AT_HWCAP: cpuid leaf 1's edx.
+    fn hwcap(&self) -> u64;
+    /// Runs a new program from `entry` with stack pointer `sp`; the current
+    /// syscall never returns.
+    fn start_program(&mut self, entry: u64, sp: u64) -> !;
+
     fn set_fs_base(&mut self, base: u64);
     fn fs_base(&self) -> u64;
 

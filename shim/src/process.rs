@@ -24,6 +24,9 @@ pub struct Process {
     pub egid: u32,
     pub uts: Utsname,
     pub exe: Vec<u8>,
+    /// A host handle on the program's file while `exe` is a host path (see
+    /// abi::boot::BootInfo::exe_handle).
+    pub exe_handle: Option<u32>,
     pub cwd: Vec<u8>,
     pub fds: FdTable,
     pub vfs: crate::vfs::Vfs,
@@ -96,6 +99,7 @@ impl Process {
             egid: b.egid,
             uts: b.uts,
             exe: b.exe[..(b.exe_len as usize).min(b.exe.len())].to_vec(),
+            exe_handle: (b.exe_handle != u32::MAX).then_some(b.exe_handle),
             cwd: b.cwd[..(b.cwd_len as usize).min(b.cwd.len())].to_vec(),
             fds,
             vfs: crate::vfs::Vfs::new(shares, b.uid, b.gid, boot_ns),

@@ -17,6 +17,19 @@ pub struct Signals {
     pub altstack: [u64; 3],
 }
 
+impl Signals {
+    /// execve: caught signals go back to their default action; ignored ones
+    /// stay ignored, and the mask and pending set are kept.
+    pub fn reset_handlers(&mut self) {
+        for a in self.actions.iter_mut() {
+            if a.handler > abi::linux::SIG_IGN {
+                *a = KSigaction::default();
+            }
+        }
+        self.altstack = [0, 2, 0];
+    }
+}
+
 impl Default for Signals {
     fn default() -> Self {
         Signals { actions: [KSigaction::default(); NSIG], mask: 0, pending: 0, altstack: [0, 2, 0] }

@@ -12,7 +12,6 @@ use abi::linux::{Errno, Stat};
 use alloc::collections::BTreeMap;
 use alloc::rc::Rc;
 use alloc::vec::Vec;
-use core::cell::Cell;
 
 pub const AT_FDCWD: u64 = -100i64 as u64;
 const AT_SYMLINK_NOFOLLOW: u64 = 0x100;
@@ -42,6 +41,10 @@ impl ProcLinks for Links<'_> {
     fn pid(&self) -> u32 {
         self.0.pid
     }
+
+    fn exe_is_held(&self) -> bool {
+        self.0.exe_handle.is_some()
+    }
 }
 
 /// The directory a *at() path is relative to, as components.
@@ -60,6 +63,20 @@ fn is_dir(proc: &Process, f: &OpenFile) -> bool {
         FileKind::Host { dir, .. } => dir,
         FileKind::Mem(ino) => proc.vfs.nodes[ino].is_dir(),
     }
+}
+
+/// Resolves a path already read from the program.
+pub fn resolve<P: Platform>(proc: &Process, _p: &P, dirfd: u64, name: &[u8], follow: bool) -> Result<(Loc, Vec<Vec<u8>>), Errno> {
+    if name.is_empty() {
+        return Err(Errno::ENOENT);
+    }
+    let base = if name[0] == b'/' { Vec::new() } else { base(proc, dirfd)? };
+    proc.vfs.resolve(&Links(proc), &base, name, follow)
+}
+
+/// stat of a resolved path (following a final symlink).
+pub fn stat_of<P: Platform>(proc: &Process, p: &mut P, loc: &Loc) -> Result<Stat, Errno> {
+    stat_loc(proc, p, loc, true)
 }
 
 /// Reads a path argument and resolves it.
@@ -130,6 +147,8 @@ pub fn openat<P: Platform>(proc: &mut Process, p: &mut P, dirfd: u64, path: u64,
     let (loc, comps) = lookup(proc, p, dirfd, path, follow)?;
     let kind = match loc {
         Loc::Link(_) => return Err(if flags & O_PATH != 0 { Errno::ENOENT } else { Errno::ELOOP }),
+        // The program's own file outside the tree: only execve reaches it.
+        Loc::Exe => return Err(Errno::EACCES),
         Loc::Share { share, rel } => {
             let mut c = call(FileOp::Open);
             c.flags = flags & !O_CLOEXEC;
@@ -430,6 +449,10 @@ fn stat_loc<P: Platform>(proc: &Process, p: &mut P, loc: &Loc, follow: bool) -> 
         Loc::Mem(ino) => mem_stat(proc, p, *ino),
         Loc::MemMissing { .. } => Err(Errno::ENOENT),
         Loc::Link(t) => Ok(link_stat(t)),
+        Loc::Exe => {
+            let (r, c) = on_handle(p, call(FileOp::Fstat), proc.exe_handle.unwrap_or(u32::MAX), FileData::None);
+            r.map(|_| c.stat)
+        }
         Loc::Share { share, rel } => {
             if let Some(st) = proc.vfs.batched_stat(*share, rel, follow) {
                 return Ok(st);
@@ -578,7 +601,7 @@ pub fn mkdirat<P: Platform>(proc: &mut Process, p: &mut P, dirfd: u64, path: u64
             (proc.vfs.nodes[ino].uid, proc.vfs.nodes[ino].gid) = (proc.euid, proc.egid);
             Ok(0)
         }
-        Loc::Mem(_) | Loc::Link(_) => Err(Errno::EEXIST),
+        Loc::Mem(_) | Loc::Link(_) | Loc::Exe => Err(Errno::EEXIST),
     }
 }
 
@@ -596,7 +619,7 @@ pub fn unlinkat<P: Platform>(proc: &mut Process, p: &mut P, dirfd: u64, path: u6
             on_path(p, c, share, &rel, FileData::None).0.map(|_| 0)
         }
         Loc::MemMissing { .. } => Err(Errno::ENOENT),
-        Loc::Link(_) => Err(Errno::EACCES),
+        Loc::Link(_) | Loc::Exe => Err(Errno::EACCES),
         Loc::Mem(ino) => {
             if ino == 0 || is_mount_point(proc, &comps) || comps.starts_with(&[b"proc".to_vec()]) {
                 return Err(Errno::EBUSY);
@@ -730,6 +753,7 @@ pub fn readlinkat<P: Platform>(proc: &mut Process, p: &mut P, dirfd: u64, path: 
     }
     let target = match lookup(proc, p, dirfd, path, false)?.0 {
         Loc::Link(t) => t,
+        Loc::Exe => return Err(Errno::EINVAL),
         Loc::Mem(ino) => match &proc.vfs.nodes[ino].kind {
             NodeKind::Symlink(t) => t.clone(),
             _ => return Err(Errno::EINVAL),
@@ -781,7 +805,7 @@ pub fn set_attr<P: Platform>(proc: &mut Process, p: &mut P, target: Result<Loc, 
     let ino = match target {
         Ok(Loc::Share { share, rel }) => return on_path(p, c, share, &rel, data).0.map(|_| 0),
         Ok(Loc::Mem(ino)) => ino,
-        Ok(Loc::Link(_)) => return Err(Errno::EPERM),
+        Ok(Loc::Link(_) | Loc::Exe) => return Err(Errno::EPERM),
         Ok(Loc::MemMissing { .. }) => return Err(Errno::ENOENT),
         Err(f) => match f.kind {
             FileKind::Host { handle, .. } => {
@@ -861,7 +885,7 @@ pub fn faccessat<P: Platform>(proc: &mut Process, p: &mut P, dirfd: u64, path: u
                 Err(Errno::EACCES)
             }
         }
-        Loc::Link(_) => Ok(0),
+        Loc::Link(_) | Loc::Exe => Ok(0),
         Loc::MemMissing { .. } => Err(Errno::ENOENT),
     }
 }

@@ -6,7 +6,7 @@
 //! libraries probe them at every start and fall back.
 
 use crate::sys_fs::{self, Attr, AT_FDCWD};
-use crate::{sys_io, sys_mem, sys_proc, sys_signal, sys_time, Platform, Process, SysResult};
+use crate::{sys_exec, sys_io, sys_mem, sys_proc, sys_signal, sys_time, Platform, Process, SysResult};
 use abi::linux::Errno;
 use syscalls::Sysno;
 
@@ -112,6 +112,8 @@ fn call<P: Platform>(proc: &mut Process, p: &mut P, s: Sysno, a: [u64; 6]) -> Sy
         Sysno::fadvise64 => proc.fds.get(a[0]).map(|_| 0),
 
         // process
+        Sysno::execve => sys_exec::execve(proc, p, a[0], a[1], a[2]),
+        Sysno::execveat if a[4] == 0 => sys_exec::execve_at(proc, p, a[0], a[1], a[2], a[3]),
         Sysno::exit | Sysno::exit_group => p.exit(a[0] as i32),
         Sysno::getpid => Ok(proc.pid as u64),
         Sysno::gettid => Ok(proc.pid as u64),

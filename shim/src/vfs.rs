@@ -101,6 +101,9 @@ pub enum Loc {
     Share { share: u32, rel: Vec<u8> },
     /// A symlink that exists only as a value (/proc/self/exe, ...), not followed.
     Link(Vec<u8>),
+    /// /proc/self/exe followed, while the program's file is outside the
+    /// guest's tree: the monitor holds it open (Process::exe_handle).
+    Exe,
 }
 
 /// Symlinks under /proc/self whose targets the process knows.
@@ -108,6 +111,10 @@ pub trait ProcLinks {
     /// The target of /proc/self/`name` ("exe", "cwd", "fd/3"), if there is one.
     fn proc_link(&self, name: &[u8]) -> Option<Vec<u8>>;
     fn pid(&self) -> u32;
+    /// Whether /proc/self/exe leads to the file the monitor holds open.
+    fn exe_is_held(&self) -> bool {
+        false
+    }
 }
 
 pub struct Vfs {
@@ -279,6 +286,9 @@ impl Vfs {
                     return Err(Errno::ENOENT);
                 }
                 let name = comps[2..].join(&b'/');
+                if name == b"exe" && follow && links.exe_is_held() {
+                    return Ok((Loc::Exe, comps));
+                }
                 let Some(target) = links.proc_link(&name) else { return Err(Errno::ENOENT) };
                 if !follow && comps.len() == 3 + usize::from(comps[2] == b"fd") {
                     return Ok((Loc::Link(target), comps));

@@ -1,0 +1,259 @@
+//! execve: replaces the program with another static ELF from the guest's
+//! file system, keeping the process: descriptors without FD_CLOEXEC, the
+//! working directory, umask, ignored signals and the signal mask.
+//!
+//! The new program is read into a staging area of the address space, checked
+//! and parsed there by the same loader the monitor uses; only then is the old
+//! program torn down (before that point every error returns to the caller,
+//! as on Linux). Its `syscall` and `cpuid` sites are found and rewritten
+//! here, in the guest, at CPL3.
+
+use crate::fd::Entry;
+use crate::mm::Mm;
+use crate::sys_fs::{self, AT_FDCWD};
+use crate::user::{read_cstr, UserPtr};
+use crate::vfs::{join, Loc, NodeKind, S_IFMT, S_IFREG};
+use crate::{Platform, Process, SysResult};
+use abi::boot::{UserRegion, REGION_IMAGE, REGION_STACK};
+use abi::hc::{File, FileOp};
+use abi::layout::{page_down, page_up, PIE_BASE, USER_STACK_INITIAL, USER_STACK_TOP};
+use abi::linux::{Errno, PROT_EXEC, PROT_READ, PROT_WRITE};
+use alloc::vec::Vec;
+
+/// Where the new program's file is read before it is loaded.
+const STAGING: u64 = 0x7e00_0000_0000;
+/// The most bytes of arguments and environment, as Linux's default.
+const ARG_MAX: usize = 2 << 20;
+/// The most a program file may be.
+const MAX_FILE: u64 = 1 << 30;
+
+fn strings<P: Platform>(p: &P, mut at: u64, total: &mut usize) -> Result<Vec<Vec<u8>>, Errno> {
+    let mut out = Vec::new();
+    if at == 0 {
+        return Ok(out);
+    }
+    loop {
+        let ptr: u64 = UserPtr(at).read(p)?;
+        if ptr == 0 {
+            return Ok(out);
+        }
+        let s = read_cstr(p, ptr, ARG_MAX)?;
+        *total += s.len() + 1 + 8;
+        if *total > ARG_MAX {
+            return Err(Errno::E2BIG);
+        }
+        out.push(s);
+        at += 8;
+    }
+}
+
+pub fn execve_at<P: Platform>(proc: &mut Process, p: &mut P, dirfd: u64, path: u64, argv: u64, envp: u64) -> SysResult {
+    exec(proc, p, dirfd, path, argv, envp)
+}
+
+pub fn execve<P: Platform>(proc: &mut Process, p: &mut P, path: u64, argv: u64, envp: u64) -> SysResult {
+    exec(proc, p, AT_FDCWD, path, argv, envp)
+}
+
+fn exec<P: Platform>(proc: &mut Process, p: &mut P, dirfd: u64, path: u64, argv: u64, envp: u64) -> SysResult {
+    // Everything the loading allocates is freed when replace() returns:
+    // start_program does not return, so nothing in this frame is dropped.
+    let (entry, sp) = replace(proc, p, dirfd, path, argv, envp)?;
+    p.set_fs_base(0);
+    p.start_program(entry, sp)
+}
+
+/// Loads the new program in place of the old; returns its entry point and stack pointer.
+fn replace<P: Platform>(proc: &mut Process, p: &mut P, dirfd: u64, path: u64, argv: u64, envp: u64) -> Result<(u64, u64), Errno> {
+    let name = read_cstr(p, path, 4096)?;
+    let mut total = 0;
+    let args = strings(p, argv, &mut total)?;
+    let env = strings(p, envp, &mut total)?;
+    let (loc, comps) = sys_fs::resolve(proc, p, dirfd, &name, true)?;
+    let exe = join(&comps);
+
+    // The file: a regular file with an execute bit.
+    let st = sys_fs::stat_of(proc, p, &loc)?;
+    if st.st_mode & S_IFMT != S_IFREG || st.st_mode & 0o111 == 0 {
+        return Err(Errno::EACCES);
+    }
+    let size = st.st_size as u64;
+    if size > MAX_FILE {
+        return Err(Errno::ENOMEM);
+    }
+    if size < 4 {
+        return Err(Errno::ENOEXEC);
+    }
+    let stage_len = page_up(size);
+    p.map(STAGING, stage_len, PROT_READ | PROT_WRITE)?;
+    let image = match stage(proc, p, &loc, size).and_then(|_| {
+        let bytes = p.user_slice(STAGING, size)?;
+        loader::parse(bytes, PIE_BASE).map_err(|_| Errno::ENOEXEC)
+    }) {
+        Ok(i) => i,
+        Err(e) => {
+            p.unmap(STAGING, stage_len);
+            return Err(e);
+        }
+    };
+
+    // The point of no return: the old program goes.
+    let keep: Vec<(u64, u64)> =
+        proc.mm.vmas.iter().filter(|(_, v)| v.kind == crate::mm::Kind::Trampoline).map(|(s, v)| (*s, v.end)).collect();
+    let old: Vec<(u64, u64)> = proc.mm.vmas.iter().filter(|(_, v)| v.kind != crate::mm::Kind::Trampoline).map(|(s, v)| (*s, v.end)).collect();
+    for (s, e) in old {
+        p.unmap(s, e - s);
+    }
+    let mut regions: Vec<UserRegion> = keep
+        .iter()
+        .map(|&(start, end)| UserRegion { start, end, prot: PROT_READ | PROT_EXEC, kind: abi::boot::REGION_TRAMPOLINE })
+        .collect();
+    if let Err(e) = load(p, &image, size, &mut regions) {
+        p.warn(format_args!("execve of {} failed after the old program was gone: {e:?}", alloc::string::String::from_utf8_lossy(&exe)));
+        p.kill(abi::linux::sig::SIGKILL, None);
+    }
+    p.unmap(STAGING, stage_len);
+
+    // The stack.
+    let argv: Vec<&[u8]> = args.iter().map(|a| a.as_slice()).collect();
+    let envp: Vec<&[u8]> = env.iter().map(|e| e.as_slice()).collect();
+    let mut random = [0u8; 16];
+    p.random(&mut random);
+    let stack_args = loader::StackArgs {
+        argv: &argv,
+        envp: &envp,
+        execfn: &name,
+        platform: b"x86_64",
+        random,
+        phdr: image.phdr_vaddr,
+        phent: image.phent as u64,
+        phnum: image.phnum as u64,
+        entry: image.entry,
+        uid: proc.uid as u64,
+        euid: proc.euid as u64,
+        gid: proc.gid as u64,
+        egid: proc.egid as u64,
+        secure: 0,
+        hwcap: p.hwcap(),
+        hwcap2: 2,
+        clktck: 100,
+        minsigstksz: 2048,
+    };
+    let (stack, sp) = match loader::build_stack(USER_STACK_TOP, &stack_args) {
+        Ok(s) => s,
+        Err(_) => p.kill(abi::linux::sig::SIGKILL, None),
+    };
+    let stack_size = page_up(stack.len() as u64 + 1).max(USER_STACK_INITIAL);
+    let lo = USER_STACK_TOP - stack_size;
+    if p.map(lo, stack_size, PROT_READ | PROT_WRITE).is_err() || p.write_user(USER_STACK_TOP - stack.len() as u64, &stack).is_err() {
+        p.kill(abi::linux::sig::SIGKILL, None);
+    }
+    regions.push(UserRegion { start: lo, end: USER_STACK_TOP, prot: PROT_READ | PROT_WRITE, kind: REGION_STACK });
+
+    // The process: as Linux keeps it, but for what belonged to the old program.
+    proc.mm = Mm::new(&regions, image.brk_start);
+    if loc != Loc::Exe {
+        // The new program is in the guest's tree; the old one's file is not needed.
+        proc.exe = exe;
+        proc.exe_handle = None;
+    }
+    let base = name.rsplit(|&c| c == b'/').next().unwrap_or(&name);
+    proc.comm = [0; 16];
+    let n = base.len().min(15);
+    proc.comm[..n].copy_from_slice(&base[..n]);
+    let closing: Vec<u64> = proc.fds.iter().filter(|(_, e)| e.cloexec).map(|(fd, _)| fd).collect();
+    for fd in closing {
+        let e: Option<Entry> = proc.fds.close(fd).ok();
+        sys_fs::release(p, e);
+    }
+    proc.signals.reset_handlers();
+    proc.clear_child_tid = 0;
+    proc.robust_list = (0, 0);
+    Ok((image.entry, sp))
+}
+
+/// Reads the program file into the staging area.
+fn stage<P: Platform>(proc: &Process, p: &mut P, loc: &Loc, size: u64) -> Result<(), Errno> {
+    match loc {
+        Loc::Share { share, rel } => {
+            let mut c = File { op: FileOp::Open as u32, share: *share, ..Default::default() };
+            let handle = p.host_file(&mut c, rel, &[], crate::platform::FileData::None)? as u32;
+            let mut r = File { op: FileOp::Read as u32, handle, offset: 0, path_len: u64::MAX, ..Default::default() };
+            let got = p.host_file(&mut r, &[], &[], crate::platform::FileData::ToUser(STAGING, size));
+            let mut cl = File { op: FileOp::Close as u32, handle, path_len: u64::MAX, ..Default::default() };
+            let _ = p.host_file(&mut cl, &[], &[], crate::platform::FileData::None);
+            if got? != size {
+                return Err(Errno::EIO);
+            }
+            Ok(())
+        }
+        Loc::Exe => {
+            let handle = proc.exe_handle.ok_or(Errno::ENOENT)?;
+            let mut r = File { op: FileOp::Read as u32, handle, offset: 0, path_len: u64::MAX, ..Default::default() };
+            if p.host_file(&mut r, &[], &[], crate::platform::FileData::ToUser(STAGING, size))? != size {
+                return Err(Errno::EIO);
+            }
+            Ok(())
+        }
+        Loc::Mem(ino) => match &proc.vfs.nodes[*ino].kind {
+            NodeKind::File(d) => p.write_user(STAGING, d),
+            _ => Err(Errno::EACCES),
+        },
+        _ => Err(Errno::ENOENT),
+    }
+}
+
+/// Maps the segments from the staging area, rewrites their sites, and
+/// gives them their rights.
+fn load<P: Platform>(p: &mut P, image: &loader::Image, size: u64, regions: &mut Vec<UserRegion>) -> Result<(), Errno> {
+    let prot_of = |s: &loader::Segment| {
+        (if s.prot.read { PROT_READ } else { 0 }) | (if s.prot.write { PROT_WRITE } else { 0 }) | (if s.prot.exec { PROT_EXEC } else { 0 })
+    };
+    // Pages shared by two segments are mapped once and get both rights.
+    let mut pages: Vec<(u64, u64, u32)> = Vec::new();
+    for s in &image.segments {
+        let (lo, hi) = (page_down(s.vaddr), page_up(s.vaddr + s.memsz));
+        match pages.last_mut() {
+            Some(last) if lo < last.1 => {
+                last.1 = last.1.max(hi);
+                last.2 |= prot_of(s);
+            }
+            _ => pages.push((lo, hi, prot_of(s))),
+        }
+    }
+    for &(lo, hi, _) in &pages {
+        p.map(lo, hi - lo, PROT_READ | PROT_WRITE)?;
+    }
+    let _ = size;
+    let mut cpuid = Vec::new();
+    for s in &image.segments {
+        // The segment lies inside the file (the loader checked it).
+        p.copy_in_user(s.vaddr, STAGING + s.offset, s.filesz)?;
+        if s.prot.exec {
+            let sites = loader::find_sites(p.user_slice(s.vaddr, s.filesz)?, s.vaddr);
+            for site in sites.syscall {
+                p.write_user(site, &loader::CALL_RAX)?;
+            }
+            cpuid.extend(sites.cpuid);
+        }
+    }
+    cpuid.sort_unstable();
+    cpuid.truncate(abi::boot::MAX_CPUID_SITES);
+    for &site in &cpuid {
+        p.write_user(site, &loader::CALL_RAX)?;
+    }
+    p.set_cpuid_sites(&cpuid);
+    for &(lo, hi, prot) in &pages {
+        p.protect(lo, hi - lo, prot)?;
+    }
+    let mut last_end = 0;
+    for s in &image.segments {
+        let start = page_down(s.vaddr).max(last_end);
+        let end = page_up(s.vaddr + s.memsz);
+        if end > start {
+            regions.push(UserRegion { start, end, prot: prot_of(s), kind: REGION_IMAGE });
+            last_end = end;
+        }
+    }
+    Ok(())
+}
