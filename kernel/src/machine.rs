@@ -287,6 +287,10 @@ impl Platform for Machine {
         self.cpuid.hwcap()
     }
 
+    fn cpuid(&self, leaf: u32, subleaf: u32) -> [u32; 4] {
+        self.cpuid.query(leaf, subleaf)
+    }
+
     fn start_program(&mut self, entry: u64, sp: u64) -> ! {
         // SAFETY: execve mapped the new program and its stack at these
         // addresses; the current syscall's kernel stack is abandoned (each

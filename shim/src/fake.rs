@@ -86,6 +86,9 @@ impl Platform for Fake {
     fn hwcap(&self) -> u64 {
         0
     }
+    fn cpuid(&self, _leaf: u32, _subleaf: u32) -> [u32; 4] {
+        [0; 4]
+    }
     fn start_program(&mut self, entry: u64, sp: u64) -> ! {
         panic!("start_program({entry:#x}, {sp:#x})")
     }

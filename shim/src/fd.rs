@@ -34,6 +34,8 @@ pub enum FileKind {
     Host { share: u32, handle: u32, dir: bool, seekable: bool },
     /// An in-memory node: file, directory or device.
     Mem(usize),
+    /// A /proc directory, or a /proc file and the text it had when opened.
+    Proc(crate::vfs::ProcNode, Vec<u8>),
 }
 
 /// An open file description: dup'd descriptors share it (and its position).

@@ -19,6 +19,7 @@ pub mod user;
 pub mod vfs;
 
 mod sys_io;
+mod procfs;
 mod sys_exec;
 mod sys_fs;
 mod sys_mem;

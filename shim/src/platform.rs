@@ -80,6 +80,8 @@ pub trait Platform {
     fn set_cpuid_sites(&mut self, sites: &[u64]);
     /// AT_HWCAP: cpuid leaf 1's edx.
     fn hwcap(&self) -> u64;
+    /// What `cpuid` answers in the guest (for /proc/cpuinfo).
+    fn cpuid(&self, leaf: u32, subleaf: u32) -> [u32; 4];
     /// Runs a new program from `entry` with stack pointer `sp`; the current
     /// syscall never returns.
     fn start_program(&mut self, entry: u64, sp: u64) -> !;

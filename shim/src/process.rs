@@ -41,6 +41,8 @@ pub struct Process {
     pub umask: u32,
     /// Bytes of guest RAM.
     pub mem_size: u64,
+    /// The stack pointer the program started with (argc, argv, envp: /proc/self/cmdline).
+    pub start_sp: u64,
     /// The thread name (PR_SET_NAME), NUL-padded.
     pub comm: [u8; 16],
     pub dumpable: bool,
@@ -112,6 +114,7 @@ impl Process {
             blocked_ns: 0,
             umask: 0o022,
             mem_size: b.mem_size,
+            start_sp: b.sp,
             comm,
             dumpable: true,
             no_new_privs: false,

@@ -152,6 +152,7 @@ fn replace<P: Platform>(proc: &mut Process, p: &mut P, dirfd: u64, path: u64, ar
 
     // The process: as Linux keeps it, but for what belonged to the old program.
     proc.mm = Mm::new(&regions, image.brk_start);
+    proc.start_sp = sp;
     if loc != Loc::Exe {
         // The new program is in the guest's tree; the old one's file is not needed.
         proc.exe = exe;

@@ -5,7 +5,8 @@
 use crate::fd::*;
 use crate::platform::FileData;
 use crate::user::{read_cstr, UserPtr};
-use crate::vfs::{self, join, normalize, Dev, Loc, NodeKind, ProcLinks};
+use crate::procfs;
+use crate::vfs::{self, join, normalize, Dev, Loc, NodeKind, ProcLinks, ProcNode};
 use crate::{Platform, Process, SysResult};
 use abi::hc::{File, FileOp};
 use abi::linux::{Errno, Stat};
@@ -62,6 +63,7 @@ fn is_dir(proc: &Process, f: &OpenFile) -> bool {
     match f.kind {
         FileKind::Host { dir, .. } => dir,
         FileKind::Mem(ino) => proc.vfs.nodes[ino].is_dir(),
+        FileKind::Proc(node, _) => !matches!(node, ProcNode::File(_)),
     }
 }
 
@@ -149,6 +151,23 @@ pub fn openat<P: Platform>(proc: &mut Process, p: &mut P, dirfd: u64, path: u64,
         Loc::Link(_) => return Err(if flags & O_PATH != 0 { Errno::ENOENT } else { Errno::ELOOP }),
         // The program's own file outside the tree: only execve reaches it.
         Loc::Exe => return Err(Errno::EACCES),
+        Loc::Proc(node) => {
+            let file = matches!(node, ProcNode::File(_));
+            if creat && excl {
+                return Err(Errno::EEXIST);
+            }
+            if writes || flags & O_TRUNC != 0 {
+                return Err(if file { Errno::EACCES } else { Errno::EISDIR });
+            }
+            if file && flags & O_DIRECTORY != 0 {
+                return Err(Errno::ENOTDIR);
+            }
+            let text = match node {
+                ProcNode::File(f) => procfs::text(proc, p, f),
+                _ => Vec::new(),
+            };
+            FileKind::Proc(node, text)
+        }
         Loc::Share { share, rel } => {
             let mut c = call(FileOp::Open);
             c.flags = flags & !O_CLOEXEC;
@@ -230,6 +249,16 @@ pub fn read<P: Platform>(proc: &mut Process, p: &mut P, f: &OpenFile, buf: u64, 
             }
             Ok(n)
         }
+        FileKind::Proc(ProcNode::File(_), ref text) => {
+            let pos = at.unwrap_or(f.pos.get()) as usize;
+            let (start, end) = (pos.min(text.len()), pos.saturating_add(len as usize).min(text.len()));
+            p.write_user(buf, &text[start..end])?;
+            if at.is_none() {
+                f.pos.set(end as u64);
+            }
+            Ok((end - start) as u64)
+        }
+        FileKind::Proc(..) => Err(Errno::EISDIR),
         FileKind::Mem(ino) => {
             let pos = at.unwrap_or(f.pos.get());
             let n = match &proc.vfs.nodes[ino].kind {
@@ -275,6 +304,7 @@ pub fn write<P: Platform>(proc: &mut Process, p: &mut P, f: &OpenFile, append: b
             }
             Ok(n)
         }
+        FileKind::Proc(..) => Err(Errno::EBADF),
         FileKind::Mem(ino) => {
             let t = now(p);
             let node = &mut proc.vfs.nodes[ino];
@@ -331,10 +361,14 @@ pub fn lseek<P: Platform>(proc: &mut Process, p: &mut P, f: &OpenFile, off: u64,
             f.pos.set(new as u64);
             Ok(new as u64)
         }
-        FileKind::Mem(ino) => {
-            let size = match &proc.vfs.nodes[ino].kind {
-                NodeKind::File(d) => d.len() as i64,
-                NodeKind::Dev(_) => return Ok(0),
+        FileKind::Mem(_) | FileKind::Proc(..) => {
+            let size = match &f.kind {
+                FileKind::Mem(ino) => match &proc.vfs.nodes[*ino].kind {
+                    NodeKind::File(d) => d.len() as i64,
+                    NodeKind::Dev(_) => return Ok(0),
+                    _ => 0,
+                },
+                FileKind::Proc(_, text) => text.len() as i64,
                 _ => 0,
             };
             let new = match whence {
@@ -423,6 +457,7 @@ pub fn fstat_file<P: Platform>(proc: &Process, p: &mut P, f: &OpenFile) -> Resul
             r.map(|_| c.stat)
         }
         FileKind::Mem(ino) => mem_stat(proc, p, ino),
+        FileKind::Proc(node, _) => Ok(procfs::stat(proc, node, now(p))),
     }
 }
 
@@ -453,6 +488,7 @@ fn stat_loc<P: Platform>(proc: &Process, p: &mut P, loc: &Loc, follow: bool) -> 
             let (r, c) = on_handle(p, call(FileOp::Fstat), proc.exe_handle.unwrap_or(u32::MAX), FileData::None);
             r.map(|_| c.stat)
         }
+        Loc::Proc(node) => Ok(procfs::stat(proc, *node, now(p))),
         Loc::Share { share, rel } => {
             if let Some(st) = proc.vfs.batched_stat(*share, rel, follow) {
                 return Ok(st);
@@ -521,18 +557,31 @@ pub fn getdents64<P: Platform>(proc: &mut Process, p: &mut P, f: &OpenFile, buf:
             proc.vfs.stat_batch = Some(vfs::StatBatch { share, dir: rel, stats });
             Ok(out.len() as u64)
         }
-        FileKind::Mem(ino) => {
-            let node = &proc.vfs.nodes[ino];
-            let NodeKind::Dir(m) = &node.kind else { return Err(Errno::ENOTDIR) };
-            let mut entries: Vec<(u64, u8, &[u8])> = alloc::vec![(ino as u64 + 1, 4, &b"."[..]), (node.parent as u64 + 1, 4, &b".."[..])];
-            for (name, &child) in m {
-                let t = match proc.vfs.nodes[child].kind {
-                    NodeKind::Dir(_) => 4,
-                    NodeKind::File(_) => 8,
-                    NodeKind::Symlink(_) => 10,
-                    NodeKind::Dev(_) => 2,
-                };
-                entries.push((child as u64 + 1, t, name));
+        FileKind::Proc(ProcNode::File(_), _) => Err(Errno::ENOTDIR),
+        FileKind::Mem(_) | FileKind::Proc(..) => {
+            let listed;
+            let mut entries: Vec<(u64, u8, &[u8])> = Vec::new();
+            match f.kind {
+                FileKind::Mem(ino) => {
+                    let node = &proc.vfs.nodes[ino];
+                    let NodeKind::Dir(m) = &node.kind else { return Err(Errno::ENOTDIR) };
+                    entries.extend([(ino as u64 + 1, 4, &b"."[..]), (node.parent as u64 + 1, 4, &b".."[..])]);
+                    for (name, &child) in m {
+                        let t = match proc.vfs.nodes[child].kind {
+                            NodeKind::Dir(_) => 4,
+                            NodeKind::File(_) => 8,
+                            NodeKind::Symlink(_) => 10,
+                            NodeKind::Dev(_) => 2,
+                        };
+                        entries.push((child as u64 + 1, t, name));
+                    }
+                }
+                FileKind::Proc(node, _) => {
+                    listed = procfs::entries(proc, node);
+                    entries.extend([(1, 4, &b"."[..]), (1, 4, &b".."[..])]);
+                    entries.extend(listed.iter().enumerate().map(|(i, (n, t))| (100 + i as u64, *t, n.as_slice())));
+                }
+                FileKind::Host { .. } => unreachable!(),
             }
             let mut out = Vec::new();
             let mut pos = f.pos.get() as usize;
@@ -601,7 +650,7 @@ pub fn mkdirat<P: Platform>(proc: &mut Process, p: &mut P, dirfd: u64, path: u64
             (proc.vfs.nodes[ino].uid, proc.vfs.nodes[ino].gid) = (proc.euid, proc.egid);
             Ok(0)
         }
-        Loc::Mem(_) | Loc::Link(_) | Loc::Exe => Err(Errno::EEXIST),
+        Loc::Mem(_) | Loc::Link(_) | Loc::Exe | Loc::Proc(_) => Err(Errno::EEXIST),
     }
 }
 
@@ -619,7 +668,7 @@ pub fn unlinkat<P: Platform>(proc: &mut Process, p: &mut P, dirfd: u64, path: u6
             on_path(p, c, share, &rel, FileData::None).0.map(|_| 0)
         }
         Loc::MemMissing { .. } => Err(Errno::ENOENT),
-        Loc::Link(_) | Loc::Exe => Err(Errno::EACCES),
+        Loc::Link(_) | Loc::Exe | Loc::Proc(_) => Err(Errno::EACCES),
         Loc::Mem(ino) => {
             if ino == 0 || is_mount_point(proc, &comps) || comps.starts_with(&[b"proc".to_vec()]) {
                 return Err(Errno::EBUSY);
@@ -753,7 +802,7 @@ pub fn readlinkat<P: Platform>(proc: &mut Process, p: &mut P, dirfd: u64, path: 
     }
     let target = match lookup(proc, p, dirfd, path, false)?.0 {
         Loc::Link(t) => t,
-        Loc::Exe => return Err(Errno::EINVAL),
+        Loc::Exe | Loc::Proc(_) => return Err(Errno::EINVAL),
         Loc::Mem(ino) => match &proc.vfs.nodes[ino].kind {
             NodeKind::Symlink(t) => t.clone(),
             _ => return Err(Errno::EINVAL),
@@ -805,7 +854,7 @@ pub fn set_attr<P: Platform>(proc: &mut Process, p: &mut P, target: Result<Loc, 
     let ino = match target {
         Ok(Loc::Share { share, rel }) => return on_path(p, c, share, &rel, data).0.map(|_| 0),
         Ok(Loc::Mem(ino)) => ino,
-        Ok(Loc::Link(_) | Loc::Exe) => return Err(Errno::EPERM),
+        Ok(Loc::Link(_) | Loc::Exe | Loc::Proc(_)) => return Err(Errno::EPERM),
         Ok(Loc::MemMissing { .. }) => return Err(Errno::ENOENT),
         Err(f) => match f.kind {
             FileKind::Host { handle, .. } => {
@@ -813,6 +862,7 @@ pub fn set_attr<P: Platform>(proc: &mut Process, p: &mut P, target: Result<Loc, 
                 return on_handle(p, c, handle, data).0.map(|_| 0);
             }
             FileKind::Mem(ino) => ino,
+            FileKind::Proc(..) => return Err(Errno::EPERM),
         },
     };
     let t = now(p);
@@ -886,6 +936,8 @@ pub fn faccessat<P: Platform>(proc: &mut Process, p: &mut P, dirfd: u64, path: u
             }
         }
         Loc::Link(_) | Loc::Exe => Ok(0),
+        Loc::Proc(_) if mode & 2 != 0 => Err(Errno::EACCES),
+        Loc::Proc(_) => Ok(0),
         Loc::MemMissing { .. } => Err(Errno::ENOENT),
     }
 }
@@ -897,7 +949,7 @@ pub fn fsync<P: Platform>(p: &mut P, f: &OpenFile, data_only: bool) -> SysResult
             c.flags = data_only as u32;
             on_handle(p, c, handle, FileData::None).0.map(|_| 0)
         }
-        FileKind::Mem(_) => Ok(0),
+        FileKind::Mem(_) | FileKind::Proc(..) => Ok(0),
     }
 }
 

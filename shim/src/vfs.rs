@@ -104,6 +104,44 @@ pub enum Loc {
     /// /proc/self/exe followed, while the program's file is outside the
     /// guest's tree: the monitor holds it open (Process::exe_handle).
     Exe,
+    /// A directory or file of /proc, made when it is read.
+    Proc(ProcNode),
+}
+
+/// What /proc holds: the one process, and the VM.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProcNode {
+    Root,
+    Pid,
+    FdDir,
+    File(ProcFile),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProcFile {
+    Meminfo,
+    Cpuinfo,
+    Stat,
+    Uptime,
+    Cmdline,
+    Environ,
+    Status,
+    PidStat,
+    Maps,
+    Comm,
+}
+
+impl ProcFile {
+    pub const TOP: [(&'static [u8], ProcFile); 4] =
+        [(b"cpuinfo", ProcFile::Cpuinfo), (b"meminfo", ProcFile::Meminfo), (b"stat", ProcFile::Stat), (b"uptime", ProcFile::Uptime)];
+    pub const PID: [(&'static [u8], ProcFile); 6] = [
+        (b"cmdline", ProcFile::Cmdline),
+        (b"comm", ProcFile::Comm),
+        (b"environ", ProcFile::Environ),
+        (b"maps", ProcFile::Maps),
+        (b"stat", ProcFile::PidStat),
+        (b"status", ProcFile::Status),
+    ];
 }
 
 /// Symlinks under /proc/self whose targets the process knows.
@@ -276,14 +314,25 @@ impl Vfs {
                 }
                 return Ok((Loc::Share { share, rel }, comps));
             }
-            // /proc/self and /proc/<pid>: the process's own links.
+            // /proc, /proc/self and /proc/<pid>: the one process and the VM.
             let pid = alloc::format!("{}", links.pid()).into_bytes();
-            if comps.len() >= 2 && comps[0] == b"proc" && (comps[1] == b"self" || comps[1] == pid) {
-                if comps.len() == 2 {
-                    if comps[1] == b"self" && !follow {
-                        return Ok((Loc::Link(pid), comps));
+            if comps.first().is_some_and(|c| c == b"proc") {
+                let top = |n: &[u8]| ProcFile::TOP.iter().find(|(name, _)| *name == n).map(|&(_, f)| f);
+                match comps.len() {
+                    1 => return Ok((Loc::Proc(ProcNode::Root), comps)),
+                    2 if comps[1] == b"self" && !follow => return Ok((Loc::Link(pid), comps)),
+                    2 if comps[1] == b"self" || comps[1] == pid => return Ok((Loc::Proc(ProcNode::Pid), comps)),
+                    2 => return top(&comps[1]).map(|f| (Loc::Proc(ProcNode::File(f)), comps.clone())).ok_or(Errno::ENOENT),
+                    _ if comps[1] != b"self" && comps[1] != pid => {
+                        return Err(if top(&comps[1]).is_some() { Errno::ENOTDIR } else { Errno::ENOENT })
                     }
-                    return Err(Errno::ENOENT);
+                    3 if comps[2] == b"fd" => return Ok((Loc::Proc(ProcNode::FdDir), comps)),
+                    3 => {
+                        if let Some(&(_, f)) = ProcFile::PID.iter().find(|(name, _)| *name == comps[2]) {
+                            return Ok((Loc::Proc(ProcNode::File(f)), comps));
+                        }
+                    }
+                    _ => {}
                 }
                 let name = comps[2..].join(&b'/');
                 if name == b"exe" && follow && links.exe_is_held() {
