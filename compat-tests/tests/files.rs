@@ -221,6 +221,10 @@ fn reading() {
         (&["test", "-x", "dir/sub/run.sh"], b""),
         (&["basename", "dir/sub/deep.txt"], b""),
         (&["realpath", "link"], b""),
+        (&["cat", "/proc/self/comm"], b""),
+        (&["head", "-n", "1", "/proc/self/status"], b""),
+        (&["test", "-r", "/proc/meminfo"], b""),
+        (&["readlink", "/proc/self/cwd"], b""),
     ]);
 }
 
