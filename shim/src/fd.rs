@@ -26,7 +26,7 @@ pub const O_PATH: u32 = 0o10000000;
 pub const FD_CLOEXEC: u32 = 1;
 
 /// What an open file is.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub enum FileKind {
     /// A host file or directory in share `share`, open in the monitor as
     /// `handle`. A regular file (`seekable`) has its position here and is
@@ -36,6 +36,33 @@ pub enum FileKind {
     Mem(usize),
     /// A /proc directory, or a /proc file and the text it had when opened.
     Proc(crate::vfs::ProcNode, Vec<u8>),
+    /// One end of a pipe (the process holds both: no other can fill or drain it).
+    Pipe { buf: Rc<RefCell<Pipe>>, write: bool },
+}
+
+/// A pipe's bytes, and how many ends of each kind are open.
+#[derive(Debug, Default)]
+pub struct Pipe {
+    pub data: alloc::collections::VecDeque<u8>,
+    pub readers: u32,
+    pub writers: u32,
+    pub ino: u64,
+}
+
+/// What a pipe holds at most, as Linux's default.
+pub const PIPE_BUF_SIZE: usize = 64 << 10;
+
+impl Drop for OpenFile {
+    fn drop(&mut self) {
+        if let FileKind::Pipe { buf, write } = &self.kind {
+            let mut b = buf.borrow_mut();
+            if *write {
+                b.writers -= 1;
+            } else {
+                b.readers -= 1;
+            }
+        }
+    }
 }
 
 /// An open file description: dup'd descriptors share it (and its position).

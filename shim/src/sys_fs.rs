@@ -64,6 +64,7 @@ fn is_dir(proc: &Process, f: &OpenFile) -> bool {
         FileKind::Host { dir, .. } => dir,
         FileKind::Mem(ino) => proc.vfs.nodes[ino].is_dir(),
         FileKind::Proc(node, _) => !matches!(node, ProcNode::File(_)),
+        FileKind::Pipe { .. } => false,
     }
 }
 
@@ -234,7 +235,11 @@ fn permits(perm: u32, owner: bool, want: u32) -> bool {
 }
 
 pub fn read<P: Platform>(proc: &mut Process, p: &mut P, f: &OpenFile, buf: u64, len: u64, at: Option<u64>) -> SysResult {
+    if let FileKind::Pipe { buf: pipe, .. } = &f.kind {
+        return if at.is_some() { Err(Errno::ESPIPE) } else { pipe_read(proc, p, pipe, false, buf, len) };
+    }
     match f.kind {
+        FileKind::Pipe { .. } => Err(Errno::EINVAL),
         FileKind::Host { dir: true, .. } => Err(Errno::EISDIR),
         FileKind::Host { handle, seekable: false, .. } => {
             let mut c = call(FileOp::Read);
@@ -289,7 +294,11 @@ pub fn read<P: Platform>(proc: &mut Process, p: &mut P, f: &OpenFile, buf: u64, 
 }
 
 pub fn write<P: Platform>(proc: &mut Process, p: &mut P, f: &OpenFile, append: bool, buf: u64, len: u64, at: Option<u64>) -> SysResult {
+    if let FileKind::Pipe { buf: pipe, .. } = &f.kind {
+        return if at.is_some() { Err(Errno::ESPIPE) } else { pipe_write(proc, p, pipe, false, buf, len) };
+    }
     match f.kind {
+        FileKind::Pipe { .. } => Err(Errno::EINVAL),
         FileKind::Host { handle, seekable, .. } => {
             f.ahead.borrow_mut().1 = Vec::new();
             proc.vfs.stat_batch = None;
@@ -339,6 +348,7 @@ pub fn lseek<P: Platform>(proc: &mut Process, p: &mut P, f: &OpenFile, off: u64,
     const SEEK_CUR: u64 = 1;
     const SEEK_END: u64 = 2;
     match f.kind {
+        FileKind::Pipe { .. } => Err(Errno::ESPIPE),
         FileKind::Host { handle, seekable, .. } if !seekable || !matches!(whence, SEEK_SET | SEEK_CUR | SEEK_END) => {
             let mut c = call(FileOp::Seek);
             c.offset = if whence == SEEK_CUR && seekable { f.pos.get() as i64 + off as i64 } else { off as i64 };
@@ -458,6 +468,16 @@ pub fn fstat_file<P: Platform>(proc: &Process, p: &mut P, f: &OpenFile) -> Resul
         }
         FileKind::Mem(ino) => mem_stat(proc, p, ino),
         FileKind::Proc(node, _) => Ok(procfs::stat(proc, node, now(p))),
+        FileKind::Pipe { ref buf, .. } => Ok(Stat {
+            st_dev: 0xd,
+            st_ino: buf.borrow().ino,
+            st_nlink: 1,
+            st_mode: 0o010000 | 0o600,
+            st_uid: proc.euid,
+            st_gid: proc.egid,
+            st_blksize: 4096,
+            ..Default::default()
+        }),
     }
 }
 
@@ -557,7 +577,7 @@ pub fn getdents64<P: Platform>(proc: &mut Process, p: &mut P, f: &OpenFile, buf:
             proc.vfs.stat_batch = Some(vfs::StatBatch { share, dir: rel, stats });
             Ok(out.len() as u64)
         }
-        FileKind::Proc(ProcNode::File(_), _) => Err(Errno::ENOTDIR),
+        FileKind::Proc(ProcNode::File(_), _) | FileKind::Pipe { .. } => Err(Errno::ENOTDIR),
         FileKind::Mem(_) | FileKind::Proc(..) => {
             let listed;
             let mut entries: Vec<(u64, u8, &[u8])> = Vec::new();
@@ -581,7 +601,7 @@ pub fn getdents64<P: Platform>(proc: &mut Process, p: &mut P, f: &OpenFile, buf:
                     entries.extend([(1, 4, &b"."[..]), (1, 4, &b".."[..])]);
                     entries.extend(listed.iter().enumerate().map(|(i, (n, t))| (100 + i as u64, *t, n.as_slice())));
                 }
-                FileKind::Host { .. } => unreachable!(),
+                FileKind::Host { .. } | FileKind::Pipe { .. } => unreachable!(),
             }
             let mut out = Vec::new();
             let mut pos = f.pos.get() as usize;
@@ -863,6 +883,7 @@ pub fn set_attr<P: Platform>(proc: &mut Process, p: &mut P, target: Result<Loc, 
             }
             FileKind::Mem(ino) => ino,
             FileKind::Proc(..) => return Err(Errno::EPERM),
+            FileKind::Pipe { .. } => return Err(Errno::EINVAL),
         },
     };
     let t = now(p);
@@ -950,6 +971,7 @@ pub fn fsync<P: Platform>(p: &mut P, f: &OpenFile, data_only: bool) -> SysResult
             on_handle(p, c, handle, FileData::None).0.map(|_| 0)
         }
         FileKind::Mem(_) | FileKind::Proc(..) => Ok(0),
+        FileKind::Pipe { .. } => Err(Errno::EINVAL),
     }
 }
 
@@ -1021,5 +1043,95 @@ mod tests {
         assert_eq!(crate::sys_io::read(&mut proc, &mut f, fd, 0x2000, 5), Ok(0));
         let pa = path(&mut f, "/etc/passwd");
         assert_eq!(openat(&mut proc, &mut f, AT_FDCWD, pa, (O_RDONLY | O_DIRECTORY) as u64, 0), Err(Errno::ENOTDIR));
+    }
+}
+
+static PIPE_INO: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0x1000);
+
+pub fn pipe2<P: Platform>(proc: &mut Process, p: &mut P, fds: u64, flags: u64) -> SysResult {
+    let flags = flags as u32;
+    if flags & !(O_CLOEXEC | O_NONBLOCK | O_DIRECT_PIPE) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let ino = PIPE_INO.fetch_add(1, core::sync::atomic::Ordering::Relaxed);
+    let buf = Rc::new(core::cell::RefCell::new(Pipe { readers: 1, writers: 1, ino, ..Default::default() }));
+    let end = |write: bool| {
+        let f = OpenFile::new(FileKind::Pipe { buf: buf.clone(), write }, alloc::format!("pipe:[{ino}]").into_bytes());
+        let status = if write { O_WRONLY } else { O_RDONLY } | (flags & O_NONBLOCK);
+        Entry { object: Object::File(Rc::new(f)), cloexec: flags & O_CLOEXEC != 0, status }
+    };
+    let r = proc.fds.install_from(0, end(false))?;
+    let w = match proc.fds.install_from(0, end(true)) {
+        Ok(w) => w,
+        Err(e) => {
+            let _ = proc.fds.close(r);
+            return Err(e);
+        }
+    };
+    let pair = [r as i32, w as i32];
+    if let Err(e) = UserPtr(fds).write(p, &((pair[1] as u64) << 32 | pair[0] as u32 as u64)) {
+        let _ = proc.fds.close(r);
+        let _ = proc.fds.close(w);
+        return Err(e);
+    }
+    Ok(0)
+}
+
+/// O_DIRECT: a packet pipe; accepted, and served as a byte stream.
+const O_DIRECT_PIPE: u32 = 0o40000;
+
+pub fn pipe_read<P: Platform>(proc: &mut Process, p: &mut P, buf: &Rc<core::cell::RefCell<Pipe>>, nonblock: bool, to: u64, len: u64) -> SysResult {
+    let mut b = buf.borrow_mut();
+    if b.data.is_empty() {
+        if b.writers == 0 {
+            return Ok(0);
+        }
+        // Only this process could fill it: waiting would never end.
+        if !nonblock && proc.first_warning(0x7000_0000) {
+            p.warn(format_args!("read of an empty pipe that only this process can fill: answering EAGAIN"));
+        }
+        return Err(Errno::EAGAIN);
+    }
+    let n = (len as usize).min(b.data.len());
+    let bytes: Vec<u8> = b.data.iter().take(n).copied().collect();
+    p.write_user(to, &bytes)?;
+    b.data.drain(..n);
+    Ok(n as u64)
+}
+
+pub fn pipe_write<P: Platform>(proc: &mut Process, p: &mut P, buf: &Rc<core::cell::RefCell<Pipe>>, nonblock: bool, from: u64, len: u64) -> SysResult {
+    let mut b = buf.borrow_mut();
+    if b.readers == 0 {
+        drop(b);
+        let _ = crate::sys_signal::kill(proc, proc.pid as i32, abi::linux::sig::SIGPIPE as u64);
+        return Err(Errno::EPIPE);
+    }
+    let room = PIPE_BUF_SIZE - b.data.len();
+    if room == 0 {
+        if !nonblock && proc.first_warning(0x7000_0001) {
+            p.warn(format_args!("write to a full pipe that only this process can drain: answering EAGAIN"));
+        }
+        return Err(Errno::EAGAIN);
+    }
+    let n = (len as usize).min(room);
+    let mut bytes = alloc::vec![0u8; n];
+    p.read_user(from, &mut bytes)?;
+    b.data.extend(bytes);
+    Ok(n as u64)
+}
+
+/// poll readiness of a pipe end: POLLIN, POLLOUT, POLLHUP, POLLERR.
+pub fn pipe_poll(buf: &Rc<core::cell::RefCell<Pipe>>, write: bool) -> u16 {
+    let b = buf.borrow();
+    if write {
+        if b.readers == 0 {
+            0x8 | 0x4
+        } else if b.data.len() < PIPE_BUF_SIZE {
+            0x4
+        } else {
+            0
+        }
+    } else {
+        (if b.data.is_empty() { 0 } else { 0x1 }) | if b.writers == 0 { 0x10 } else { 0 }
     }
 }

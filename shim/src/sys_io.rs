@@ -30,7 +30,10 @@ pub fn write<P: Platform>(proc: &mut Process, p: &mut P, fd: u64, buf: u64, len:
     writable(&e)?;
     let len = len.min(MAX_RW);
     match e.object {
-        Object::File(f) => sys_fs::write(proc, p, &f, e.status & O_APPEND != 0, buf, len, None),
+        Object::File(f) => match &f.kind {
+            crate::fd::FileKind::Pipe { buf: pipe, .. } => sys_fs::pipe_write(proc, p, pipe, e.status & O_NONBLOCK != 0, buf, len),
+            _ => sys_fs::write(proc, p, &f, e.status & O_APPEND != 0, buf, len, None),
+        },
         Object::HostStdio { host_fd, .. } => {
             let mut chunk = [0u8; 4096];
             let mut done = 0u64;
@@ -55,7 +58,10 @@ pub fn read<P: Platform>(proc: &mut Process, p: &mut P, fd: u64, buf: u64, len: 
         return Ok(0);
     }
     match e.object {
-        Object::File(f) => sys_fs::read(proc, p, &f, buf, len, None),
+        Object::File(f) => match &f.kind {
+            crate::fd::FileKind::Pipe { buf: pipe, .. } => sys_fs::pipe_read(proc, p, pipe, e.status & O_NONBLOCK != 0, buf, len),
+            _ => sys_fs::read(proc, p, &f, buf, len, None),
+        },
         Object::HostStdio { host_fd, .. } => {
             // Check the whole buffer first: the bytes read must not be lost.
             let mut probe = [0u8; 1];
@@ -313,8 +319,11 @@ pub fn poll<P: Platform>(proc: &mut Process, p: &mut P, fds: u64, nfds: u64, tim
                     // Errors and hang-ups are reported whatever was asked.
                     ready[*host_fd as usize] & (events | 0x8 | 0x10)
                 }
-                // Files are always ready, as on Linux.
-                Ok(Entry { object: Object::File(_), .. }) => events & (0x1 | 0x4),
+                Ok(Entry { object: Object::File(f), .. }) => match &f.kind {
+                    crate::fd::FileKind::Pipe { buf, write } => sys_fs::pipe_poll(buf, *write) & (events | 0x8 | 0x10),
+                    // Files are always ready, as on Linux.
+                    _ => events & (0x1 | 0x4),
+                },
             }
         };
         if revents != 0 {

@@ -106,6 +106,8 @@ fn call<P: Platform>(proc: &mut Process, p: &mut P, s: Sysno, a: [u64; 6]) -> Sy
             _ => Err(Errno::EINVAL),
         },
         Sysno::sync => Ok(0),
+        Sysno::pipe => sys_fs::pipe2(proc, p, a[0], 0),
+        Sysno::pipe2 => sys_fs::pipe2(proc, p, a[0], a[1]),
         // There are no child processes (fork and clone answer ENOSYS).
         Sysno::wait4 | Sysno::waitid => Err(Errno::ECHILD),
         // Advice only: Linux may ignore it too.
