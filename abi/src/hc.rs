@@ -273,7 +273,8 @@ pub enum FileOp {
     Access = 20,
     /// fallocate(handle, mode: `flags`, offset, len).
     Fallocate = 21,
-    /// statfs on the share of `share` into buf (a Linux struct statfs).
+    /// statfs on the share of `share` into buf (a Linux struct statfs):
+    /// `ret` = its size, 120.
     Statfs = 22,
     /// sendfile(out, handle, offset, len) in the host, no data through the
     /// guest: `out` is the handle in `mode`, or with [`SEND_TO_STDIO`] in

@@ -530,7 +530,7 @@ impl Files {
                 for (o, w) in out.chunks_exact_mut(8).zip(words) {
                     o.copy_from_slice(&w.to_le_bytes());
                 }
-                Ok(0)
+                Ok(STATFS_SIZE as i64)
             }
         }
     }
@@ -1530,7 +1530,7 @@ mod tests {
         assert_eq!(t.ret(a), e(libc::ENOENT));
         let mut a = t.req(FileOp::Statfs, 0, "");
         (a.buf, a.len) = (GuestPhys(BUF), 120);
-        assert_eq!(t.ret(a), 0);
+        assert_eq!(t.ret(a), 120);
         let flags = u64::from_le_bytes(t.get(BUF + 80, 8).try_into().unwrap());
         assert_eq!(flags & ST_RDONLY, 0);
         a.len = 119;

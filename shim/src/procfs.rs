@@ -120,6 +120,14 @@ pub fn text<P: Platform>(proc: &Process, p: &mut P, f: ProcFile) -> Vec<u8> {
             return strings(p, proc.start_sp + 8 * (argc + 2));
         }
         ProcFile::Comm => format!("{comm}\n"),
+        ProcFile::Mounts => {
+            let mut out = String::from("rootfs / tmpfs rw 0 0\nproc /proc proc rw,nosuid,nodev,noexec 0 0\n");
+            for s in &proc.vfs.shares {
+                let at = String::from_utf8_lossy(&crate::vfs::join(&s.at)).into_owned();
+                out.push_str(&format!("uk-run-share {at} hostfs {} 0 0\n", if s.read_only { "ro" } else { "rw" }));
+            }
+            out
+        }
         ProcFile::Status => format!(
             "Name:\t{comm}\nUmask:\t{:04o}\nState:\tR (running)\nTgid:\t{pid}\nNgid:\t0\nPid:\t{pid}\nPPid:\t{}\nTracerPid:\t0\nUid:\t{u}\t{eu}\t{eu}\t{eu}\nGid:\t{g}\t{eg}\t{eg}\t{eg}\nFDSize:\t64\nVmSize:\t{mapped_kb:8} kB\nVmRSS:\t{mapped_kb:8} kB\nThreads:\t1\nSigPnd:\t{:016x}\nSigBlk:\t{:016x}\n",
             proc.umask,

@@ -1135,3 +1135,70 @@ pub fn pipe_poll(buf: &Rc<core::cell::RefCell<Pipe>>, write: bool) -> u16 {
         (if b.data.is_empty() { 0 } else { 0x1 }) | if b.writers == 0 { 0x10 } else { 0 }
     }
 }
+
+/// struct statfs on x86-64.
+const STATFS_SIZE: usize = 120;
+
+/// statfs of what a path or descriptor is on: a share (the host file
+/// system's, from the monitor), the in-memory tree (tmpfs), /proc or a pipe.
+pub fn statfs<P: Platform>(proc: &mut Process, p: &mut P, target: Result<Loc, Rc<OpenFile>>, buf: u64) -> SysResult {
+    const TMPFS_MAGIC: u64 = 0x0102_1994;
+    const PROC_SUPER_MAGIC: u64 = 0x9fa0;
+    const PIPEFS_MAGIC: u64 = 0x5049_5045;
+    let share = match &target {
+        Ok(Loc::Share { share, .. }) => Some(*share),
+        Err(f) => match f.kind {
+            FileKind::Host { share, .. } => Some(share),
+            _ => None,
+        },
+        _ => None,
+    };
+    if let Some(share) = share {
+        let mut out = [0u8; STATFS_SIZE];
+        let mut c = call(FileOp::Statfs);
+        c.share = share;
+        p.host_file(&mut c, &[], &[], FileData::Out(&mut out))?;
+        return p.write_user(buf, &out).map(|_| 0);
+    }
+    let magic = match &target {
+        Ok(Loc::MemMissing { .. }) => return Err(Errno::ENOENT),
+        Ok(Loc::Proc(_)) | Ok(Loc::Link(_)) => PROC_SUPER_MAGIC,
+        Err(f) if matches!(f.kind, FileKind::Proc(..)) => PROC_SUPER_MAGIC,
+        Err(f) if matches!(f.kind, FileKind::Pipe { .. }) => PIPEFS_MAGIC,
+        _ => TMPFS_MAGIC,
+    };
+    let blocks = proc.mem_size / 4096;
+    let used: u64 = proc.vfs.nodes.iter().map(|n| if let NodeKind::File(d) = &n.kind { (d.len() as u64).div_ceil(4096) } else { 0 }).sum();
+    let mut w = [0u64; STATFS_SIZE / 8];
+    // f_type, f_bsize, f_blocks, f_bfree, f_bavail, f_files, f_ffree, f_fsid (2 x i32), f_namelen, f_frsize, f_flags
+    w[0] = magic;
+    w[1] = 4096;
+    if magic == TMPFS_MAGIC {
+        (w[2], w[3], w[4]) = (blocks, blocks.saturating_sub(used), blocks.saturating_sub(used));
+        (w[5], w[6]) = (blocks, blocks.saturating_sub(proc.vfs.nodes.len() as u64));
+    }
+    w[8] = 255;
+    w[9] = 4096;
+    let bytes: Vec<u8> = w.iter().flat_map(|x| x.to_le_bytes()).collect();
+    p.write_user(buf, &bytes).map(|_| 0)
+}
+
+/// close_range: closes [first, last], or marks them FD_CLOEXEC.
+pub fn close_range<P: Platform>(proc: &mut Process, p: &mut P, first: u64, last: u64, flags: u64) -> SysResult {
+    const CLOSE_RANGE_UNSHARE: u64 = 2;
+    const CLOSE_RANGE_CLOEXEC: u64 = 4;
+    if flags & !(CLOSE_RANGE_UNSHARE | CLOSE_RANGE_CLOEXEC) != 0 || first as u32 > last as u32 {
+        return Err(Errno::EINVAL);
+    }
+    let (first, last) = (first as u32 as u64, last as u32 as u64);
+    let fds: Vec<u64> = proc.fds.iter().map(|(fd, _)| fd).filter(|&fd| fd >= first && fd <= last).collect();
+    for fd in fds {
+        if flags & CLOSE_RANGE_CLOEXEC != 0 {
+            proc.fds.get_mut(fd)?.cloexec = true;
+        } else {
+            let e = proc.fds.close(fd).ok();
+            release(p, e);
+        }
+    }
+    Ok(0)
+}

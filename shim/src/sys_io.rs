@@ -300,44 +300,111 @@ pub fn poll<P: Platform>(proc: &mut Process, p: &mut P, fds: u64, nfds: u64, tim
         let raw: u64 = UserPtr(fds + 8 * i).read(p)?;
         items.push((raw as u32 as i32, (raw >> 32) as u16));
     }
+    let revents = poll_items(proc, p, &items, timeout_ms);
+    for (i, r) in revents.iter().enumerate() {
+        p.write_user(fds + 8 * i as u64 + 6, &r.to_le_bytes())?;
+    }
+    Ok(revents.iter().filter(|&&r| r != 0).count() as u64)
+}
+
+/// The events of each (fd, events) that are ready, waiting up to
+/// `timeout_ms` (negative: without limit) for the host's stdio.
+fn poll_items<P: Platform>(proc: &mut Process, p: &mut P, items: &[(i32, u16)], timeout_ms: i32) -> alloc::vec::Vec<u16> {
+    // Errors and hang-ups are reported whatever was asked.
+    const ALWAYS: u16 = 0x8 | 0x10;
+    let local = |proc: &Process, fd: i32, events: u16| -> Option<u16> {
+        if fd < 0 {
+            return Some(0);
+        }
+        match proc.fds.get(fd as u64) {
+            Err(_) => Some(POLLNVAL),
+            Ok(Entry { object: Object::HostStdio { .. }, .. }) => None,
+            Ok(Entry { object: Object::File(f), .. }) => Some(match &f.kind {
+                crate::fd::FileKind::Pipe { buf, write } => sys_fs::pipe_poll(buf, *write) & (events | ALWAYS),
+                // Files are always ready, as on Linux.
+                _ => events & (0x1 | 0x4),
+            }),
+        }
+    };
     let mut host = [0u16; 3];
-    for &(fd, events) in &items {
-        if let Ok(Entry { object: Object::HostStdio { host_fd, .. }, .. }) = proc.fds.get(fd as u64) {
-            host[*host_fd as usize] |= events;
-        }
-    }
-    let t0 = p.clock_ns(false);
-    let ready = if host.iter().any(|&e| e != 0) { p.host_poll(host, timeout_ms) } else { [0; 3] };
-    let mut count = 0;
-    for (i, &(fd, events)) in items.iter().enumerate() {
-        let revents = if fd < 0 {
-            0
-        } else {
-            match proc.fds.get(fd as u64) {
-                Err(_) => POLLNVAL,
-                Ok(Entry { object: Object::HostStdio { host_fd, .. }, .. }) => {
-                    // Errors and hang-ups are reported whatever was asked.
-                    ready[*host_fd as usize] & (events | 0x8 | 0x10)
+    let mut any_local = false;
+    for &(fd, events) in items {
+        match local(proc, fd, events) {
+            None => {
+                if let Ok(Entry { object: Object::HostStdio { host_fd, .. }, .. }) = proc.fds.get(fd as u64) {
+                    host[*host_fd as usize] |= events;
                 }
-                Ok(Entry { object: Object::File(f), .. }) => match &f.kind {
-                    crate::fd::FileKind::Pipe { buf, write } => sys_fs::pipe_poll(buf, *write) & (events | 0x8 | 0x10),
-                    // Files are always ready, as on Linux.
-                    _ => events & (0x1 | 0x4),
-                },
             }
-        };
-        if revents != 0 {
-            count += 1;
+            Some(r) => any_local |= r != 0,
         }
-        p.write_user(fds + 8 * i as u64 + 6, &revents.to_le_bytes())?;
     }
-    if count == 0 && timeout_ms != 0 && !host.iter().any(|&e| e != 0) {
+    // Something is ready already: look at the host's stdio without waiting.
+    let timeout_ms = if any_local { 0 } else { timeout_ms };
+    let t0 = p.clock_ns(false);
+    let waits = host.iter().any(|&e| e != 0);
+    let ready = if waits { p.host_poll(host, timeout_ms) } else { [0; 3] };
+    let out: alloc::vec::Vec<u16> = items
+        .iter()
+        .map(|&(fd, events)| match local(proc, fd, events) {
+            Some(r) => r,
+            None => match proc.fds.get(fd as u64) {
+                Ok(Entry { object: Object::HostStdio { host_fd, .. }, .. }) => ready[*host_fd as usize] & (events | ALWAYS),
+                _ => 0,
+            },
+        })
+        .collect();
+    if !waits && timeout_ms > 0 && out.iter().all(|&r| r == 0) {
         // Nothing to wait for but the timeout.
-        if timeout_ms > 0 {
-            p.sleep_ns(timeout_ms as u64 * 1_000_000);
-        }
+        p.sleep_ns(timeout_ms as u64 * 1_000_000);
     }
     proc.blocked_ns += p.clock_ns(false).saturating_sub(t0);
+    out
+}
+
+/// select and pselect6 over poll: `timeout_ms` < 0 waits without limit.
+pub fn select<P: Platform>(proc: &mut Process, p: &mut P, nfds: u64, sets: [u64; 3], timeout_ms: i32) -> SysResult {
+    if nfds > 1024 {
+        return Err(Errno::EINVAL);
+    }
+    let words = nfds.div_ceil(64) as usize;
+    let mut bits = [[0u64; 16]; 3];
+    for (k, &set) in sets.iter().enumerate() {
+        if set != 0 {
+            for w in 0..words {
+                bits[k][w] = UserPtr(set + 8 * w as u64).read(p)?;
+            }
+        }
+    }
+    let mut items = alloc::vec::Vec::new();
+    for fd in 0..nfds as usize {
+        let has = |k: usize| bits[k][fd / 64] & (1 << (fd % 64)) != 0;
+        let events = (if has(0) { 0x1 } else { 0 }) | (if has(1) { 0x4 } else { 0 }) | (if has(2) { 0x2 } else { 0 });
+        if events != 0 {
+            items.push((fd as i32, events));
+        }
+    }
+    let revents = poll_items(proc, p, &items, timeout_ms);
+    let mut out = [[0u64; 16]; 3];
+    let mut count = 0;
+    for (&(fd, events), &r) in items.iter().zip(&revents) {
+        if r & POLLNVAL != 0 {
+            return Err(Errno::EBADF);
+        }
+        let fd = fd as usize;
+        for (k, hit) in [(0, events & 0x1 != 0 && r & (0x1 | 0x8 | 0x10) != 0), (1, events & 0x4 != 0 && r & (0x4 | 0x8) != 0), (2, events & 0x2 != 0 && r & 0x2 != 0)] {
+            if hit {
+                out[k][fd / 64] |= 1 << (fd % 64);
+                count += 1;
+            }
+        }
+    }
+    for (k, &set) in sets.iter().enumerate() {
+        if set != 0 {
+            for w in 0..words {
+                UserPtr(set + 8 * w as u64).write(p, &out[k][w])?;
+            }
+        }
+    }
     Ok(count)
 }
 

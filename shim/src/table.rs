@@ -59,6 +59,27 @@ fn call<P: Platform>(proc: &mut Process, p: &mut P, s: Sysno, a: [u64; 6]) -> Sy
         Sysno::sendfile => sys_io::sendfile(proc, p, a[0], a[1], a[2], a[3]),
         Sysno::poll => sys_io::poll(proc, p, a[0], a[1], a[2] as i32),
         Sysno::ppoll => sys_io::ppoll(proc, p, a[0], a[1], a[2]),
+        Sysno::select => {
+            let ms = if a[4] == 0 {
+                -1
+            } else {
+                let tv: abi::linux::Timeval = crate::user::UserPtr(a[4]).read(p)?;
+                if tv.tv_sec < 0 || !(0..1_000_000).contains(&tv.tv_usec) {
+                    return Err(Errno::EINVAL);
+                }
+                (tv.tv_sec as u64 * 1000 + (tv.tv_usec as u64).div_ceil(1000)).min(i32::MAX as u64) as i32
+            };
+            sys_io::select(proc, p, a[0], [a[1], a[2], a[3]], ms)
+        }
+        Sysno::pselect6 => {
+            let ms = if a[4] == 0 {
+                -1
+            } else {
+                let ts: abi::linux::Timespec = crate::user::UserPtr(a[4]).read(p)?;
+                (crate::time::from_timespec(&ts)?.div_ceil(1_000_000)).min(i32::MAX as u64) as i32
+            };
+            sys_io::select(proc, p, a[0], [a[1], a[2], a[3]], ms)
+        }
 
         // files
         Sysno::open => sys_fs::openat(proc, p, AT_FDCWD, a[0], a[1], a[2]),
@@ -105,7 +126,16 @@ fn call<P: Platform>(proc: &mut Process, p: &mut P, s: Sysno, a: [u64; 6]) -> Sy
             crate::fd::Object::File(f) => sys_fs::fsync(p, &f, s == Sysno::fdatasync),
             _ => Err(Errno::EINVAL),
         },
-        Sysno::sync => Ok(0),
+        Sysno::sync | Sysno::syncfs => Ok(0),
+        Sysno::statfs => {
+            let t = sys_fs::target(proc, p, AT_FDCWD, a[0], true, false)?;
+            sys_fs::statfs(proc, p, t, a[1])
+        }
+        Sysno::fstatfs => {
+            let t = sys_fs::target(proc, p, a[0], 0, true, false)?;
+            sys_fs::statfs(proc, p, t, a[1])
+        }
+        Sysno::close_range => sys_fs::close_range(proc, p, a[0], a[1], a[2]),
         Sysno::pipe => sys_fs::pipe2(proc, p, a[0], 0),
         Sysno::pipe2 => sys_fs::pipe2(proc, p, a[0], a[1]),
         // There are no child processes (fork and clone answer ENOSYS).

@@ -129,16 +129,23 @@ pub enum ProcFile {
     PidStat,
     Maps,
     Comm,
+    Mounts,
 }
 
 impl ProcFile {
-    pub const TOP: [(&'static [u8], ProcFile); 4] =
-        [(b"cpuinfo", ProcFile::Cpuinfo), (b"meminfo", ProcFile::Meminfo), (b"stat", ProcFile::Stat), (b"uptime", ProcFile::Uptime)];
-    pub const PID: [(&'static [u8], ProcFile); 6] = [
+    pub const TOP: [(&'static [u8], ProcFile); 5] = [
+        (b"cpuinfo", ProcFile::Cpuinfo),
+        (b"meminfo", ProcFile::Meminfo),
+        (b"mounts", ProcFile::Mounts),
+        (b"stat", ProcFile::Stat),
+        (b"uptime", ProcFile::Uptime),
+    ];
+    pub const PID: [(&'static [u8], ProcFile); 7] = [
         (b"cmdline", ProcFile::Cmdline),
         (b"comm", ProcFile::Comm),
         (b"environ", ProcFile::Environ),
         (b"maps", ProcFile::Maps),
+        (b"mounts", ProcFile::Mounts),
         (b"stat", ProcFile::PidStat),
         (b"status", ProcFile::Status),
     ];
