@@ -76,6 +76,8 @@ pub extern "C" fn uk_exception(f: &mut TrapFrame) {
         ));
     }
     let info = FaultInfo { vector: f.vector as u32, addr: cr2, rip: f.rip, error_code: f.error_code };
+    // What the program wrote to shared file mappings reaches the files, however it ends.
+    shim::write_back_all(&mut k.proc, &mut k.machine);
     k.machine.kill(signal, Some(info))
 }
 

@@ -33,6 +33,7 @@ mod fake;
 pub use abi::linux::Errno;
 pub use platform::{FaultInfo, Platform};
 pub use process::Process;
+pub use sys_mem::write_back_all;
 
 /// What a syscall handler returns: a value, or an errno.
 pub type SysResult = Result<u64, Errno>;

@@ -29,6 +29,9 @@ pub struct Mm {
     pub vmas: BTreeMap<u64, Vma>,
     pub brk_start: u64,
     pub brk: u64,
+    /// MAP_SHARED file mappings: start -> (end, file, file offset). Their
+    /// pages are written back on msync, munmap, exit and death.
+    pub shared: BTreeMap<u64, (u64, alloc::rc::Rc<crate::fd::OpenFile>, u64)>,
 }
 
 impl Mm {
@@ -42,7 +45,7 @@ impl Mm {
             };
             vmas.insert(r.start, Vma { end: r.end, prot: r.prot, kind });
         }
-        Mm { vmas, brk_start, brk: brk_start }
+        Mm { vmas, brk_start, brk: brk_start, shared: BTreeMap::new() }
     }
 
     /// The areas overlapping [start, end).

@@ -238,6 +238,7 @@ pub fn read<P: Platform>(proc: &mut Process, p: &mut P, f: &OpenFile, buf: u64, 
     if let FileKind::Pipe { buf: pipe, .. } = &f.kind {
         return if at.is_some() { Err(Errno::ESPIPE) } else { pipe_read(proc, p, pipe, false, buf, len) };
     }
+    sync_shared_maps(proc, p, f);
     match f.kind {
         FileKind::Pipe { .. } => Err(Errno::EINVAL),
         FileKind::Host { dir: true, .. } => Err(Errno::EISDIR),
@@ -1201,4 +1202,70 @@ pub fn close_range<P: Platform>(proc: &mut Process, p: &mut P, first: u64, last:
         }
     }
     Ok(0)
+}
+
+/// Fills a new file mapping [at, at+len) with the file's bytes from `off`
+/// (zeros past its end).
+pub fn read_into_map<P: Platform>(proc: &mut Process, p: &mut P, f: &OpenFile, off: u64, at: u64, len: u64) -> Result<(), Errno> {
+    sync_shared_maps(proc, p, f);
+    match f.kind {
+        FileKind::Host { handle, .. } => {
+            let mut c = call(FileOp::Read);
+            c.offset = off as i64;
+            on_handle(p, c, handle, FileData::ToUser(at, len)).0.map(|_| ())
+        }
+        FileKind::Mem(ino) => match &proc.vfs.nodes[ino].kind {
+            NodeKind::File(d) => {
+                let start = (off as usize).min(d.len());
+                let end = start.saturating_add(len as usize).min(d.len());
+                p.write_user(at, &d[start..end])
+            }
+            _ => Err(Errno::ENODEV),
+        },
+        _ => Err(Errno::ENODEV),
+    }
+}
+
+/// Writes a MAP_SHARED mapping's [at, at+len) back to its file at `off`,
+/// not past the file's end (a mapping does not grow its file).
+pub fn write_from_map<P: Platform>(proc: &mut Process, p: &mut P, f: &OpenFile, off: u64, at: u64, len: u64) -> Result<(), Errno> {
+    proc.vfs.stat_batch = None;
+    // Checked by walking the page tables, not by touching: this also runs
+    // while a fault is being handled, where a second fault must not happen.
+    p.user_slice(at, len)?;
+    match f.kind {
+        FileKind::Host { handle, .. } => {
+            let (r, c) = on_handle(p, call(FileOp::Fstat), handle, FileData::None);
+            r?;
+            let size = c.stat.st_size.max(0) as u64;
+            let len = len.min(size.saturating_sub(off));
+            if len == 0 {
+                return Ok(());
+            }
+            f.ahead.borrow_mut().1 = Vec::new();
+            let mut c = call(FileOp::Write);
+            c.offset = off as i64;
+            on_handle(p, c, handle, FileData::FromUser(at, len)).0.map(|_| ())
+        }
+        FileKind::Mem(ino) => {
+            let NodeKind::File(d) = &mut proc.vfs.nodes[ino].kind else { return Err(Errno::ENODEV) };
+            let start = (off as usize).min(d.len());
+            let end = start.saturating_add(len as usize).min(d.len());
+            p.read_user(at, &mut d[start..end])
+        }
+        _ => Err(Errno::ENODEV),
+    }
+}
+
+/// Reads of a file see what the program wrote to its MAP_SHARED mappings
+/// (Linux shares the pages; here they are written back first).
+fn sync_shared_maps<P: Platform>(proc: &mut Process, p: &mut P, f: &OpenFile) {
+    let same = |g: &OpenFile| match (&f.kind, &g.kind) {
+        (FileKind::Host { .. }, FileKind::Host { .. }) => f.path == g.path,
+        (FileKind::Mem(a), FileKind::Mem(b)) => a == b,
+        _ => false,
+    };
+    if proc.mm.shared.values().any(|(_, g, _)| same(g)) {
+        crate::sys_mem::write_back_all(proc, p);
+    }
 }

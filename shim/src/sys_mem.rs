@@ -1,6 +1,8 @@
 //! brk and anonymous mmap, munmap, mprotect, mremap, madvise.
 
+use crate::fd::{FileKind, Object, O_ACCMODE, O_RDWR, O_WRONLY};
 use crate::mm::{Kind, Mm, Vma};
+use crate::sys_fs;
 use crate::{Platform, Process, SysResult};
 use abi::layout::{page_up, PAGE_SIZE, USER_END};
 use abi::linux::{Errno, PROT_EXEC, PROT_READ, PROT_WRITE};
@@ -61,14 +63,28 @@ pub fn mmap<P: Platform>(proc: &mut Process, p: &mut P, addr: u64, len: u64, pro
     if len == 0 || len >= USER_END {
         return Err(Errno::ENOMEM);
     }
-    if flags & MAP_ANONYMOUS == 0 {
-        // No file system yet: no descriptor can be mapped.
-        proc.fds.get(fd)?;
-        return Err(Errno::ENODEV);
-    }
     if off % PAGE_SIZE != 0 {
         return Err(Errno::EINVAL);
     }
+    let file = if flags & MAP_ANONYMOUS == 0 {
+        let e = proc.fds.get(fd)?.clone();
+        let Object::File(f) = e.object else { return Err(Errno::ENODEV) };
+        let mappable = match &f.kind {
+            FileKind::Host { seekable, .. } => *seekable,
+            FileKind::Mem(ino) => matches!(proc.vfs.nodes[*ino].kind, crate::vfs::NodeKind::File(_)),
+            _ => false,
+        };
+        if !mappable {
+            return Err(Errno::ENODEV);
+        }
+        let acc = e.status & O_ACCMODE;
+        if acc == O_WRONLY || (flags & MAP_TYPE != MAP_PRIVATE && prot & PROT_WRITE as u64 != 0 && acc != O_RDWR) {
+            return Err(Errno::EACCES);
+        }
+        Some(f)
+    } else {
+        None
+    };
     let mm = &mut proc.mm;
     let fixed = flags & (MAP_FIXED | MAP_FIXED_NOREPLACE) != 0;
     let start = if fixed {
@@ -91,9 +107,60 @@ pub fn mmap<P: Platform>(proc: &mut Process, p: &mut P, addr: u64, len: u64, pro
             mm.find_free(len).ok_or(Errno::ENOMEM)?
         }
     };
-    p.map(start, len, prot as u32)?;
+    let Some(file) = file else {
+        p.map(start, len, prot as u32)?;
+        mm.insert(start, Vma { end: start + len, prot: prot as u32, kind: Kind::Anon });
+        return Ok(start);
+    };
+    // A file mapping is a copy of the file's bytes (MAP_SHARED ones go back
+    // to the file on msync, munmap and exit).
+    p.map(start, len, PROT_READ | PROT_WRITE)?;
+    if let Err(e) = sys_fs::read_into_map(proc, p, &file, off, start, len) {
+        p.unmap(start, len);
+        return Err(e);
+    }
+    p.protect(start, len, prot as u32)?;
+    let mm = &mut proc.mm;
     mm.insert(start, Vma { end: start + len, prot: prot as u32, kind: Kind::Anon });
+    if flags & MAP_TYPE != MAP_PRIVATE {
+        mm.shared.insert(start, (start + len, file, off));
+    }
     Ok(start)
+}
+
+/// Writes the MAP_SHARED pages in [start, end) back to their files.
+pub fn write_back<P: Platform>(proc: &mut Process, p: &mut P, start: u64, end: u64) {
+    let hits: alloc::vec::Vec<_> = proc
+        .mm
+        .shared
+        .iter()
+        .filter(|(s, (e, _, _))| **s < end && *e > start)
+        .map(|(s, (e, f, off))| (*s, *e, f.clone(), *off))
+        .collect();
+    for (s, e, f, off) in hits {
+        let (lo, hi) = (s.max(start), e.min(end));
+        let _ = sys_fs::write_from_map(proc, p, &f, off + (lo - s), lo, hi - lo);
+    }
+}
+
+/// Every MAP_SHARED page back to its file: before the program ends, however it ends.
+pub fn write_back_all<P: Platform>(proc: &mut Process, p: &mut P) {
+    write_back(proc, p, 0, USER_END);
+}
+
+/// Forgets the MAP_SHARED mappings in [start, end) (after writing them back).
+fn forget_shared(proc: &mut Process, start: u64, end: u64) {
+    let hits: alloc::vec::Vec<u64> = proc.mm.shared.iter().filter(|(s, (e, _, _))| **s < end && *e > start).map(|(s, _)| *s).collect();
+    for s in hits {
+        if let Some((e, f, off)) = proc.mm.shared.remove(&s) {
+            if s < start {
+                proc.mm.shared.insert(s, (start, f.clone(), off));
+            }
+            if e > end {
+                proc.mm.shared.insert(end, (e, f, off + (end - s)));
+            }
+        }
+    }
 }
 
 pub fn munmap<P: Platform>(proc: &mut Process, p: &mut P, addr: u64, len: u64) -> SysResult {
@@ -101,8 +168,25 @@ pub fn munmap<P: Platform>(proc: &mut Process, p: &mut P, addr: u64, len: u64) -
         return Err(Errno::EINVAL);
     }
     let len = page_up(len);
+    write_back(proc, p, addr, addr + len);
+    forget_shared(proc, addr, addr + len);
     proc.mm.carve(addr, addr + len);
     p.unmap(addr, len);
+    Ok(0)
+}
+
+pub fn msync<P: Platform>(proc: &mut Process, p: &mut P, addr: u64, len: u64, flags: u64) -> SysResult {
+    const MS_ASYNC: u64 = 1;
+    const MS_INVALIDATE: u64 = 2;
+    const MS_SYNC: u64 = 4;
+    if addr % PAGE_SIZE != 0 || flags & !(MS_ASYNC | MS_INVALIDATE | MS_SYNC) != 0 || flags & (MS_ASYNC | MS_SYNC) == (MS_ASYNC | MS_SYNC) {
+        return Err(Errno::EINVAL);
+    }
+    let end = addr.checked_add(page_up(len)).ok_or(Errno::ENOMEM)?;
+    if !proc.mm.is_covered(addr, end) {
+        return Err(Errno::ENOMEM);
+    }
+    write_back(proc, p, addr, end);
     Ok(0)
 }
 

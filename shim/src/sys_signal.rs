@@ -127,11 +127,15 @@ pub fn deliver_pending<P: Platform>(proc: &mut Process, p: &mut P) {
         match a.handler {
             SIG_IGN if bit(s) & UNBLOCKABLE == 0 => {}
             SIG_DFL | SIG_IGN => match default_action(s) {
-                DefaultAction::Terminate => p.kill(s, None),
+                DefaultAction::Terminate => {
+                    crate::sys_mem::write_back_all(proc, p);
+                    p.kill(s, None)
+                }
                 DefaultAction::Ignore | DefaultAction::Stop | DefaultAction::Continue => {}
             },
             _ => {
                 p.warn(format_args!("signal {s} has a handler, and uk-run cannot run signal handlers yet: ending the program"));
+                crate::sys_mem::write_back_all(proc, p);
                 p.kill(s, None)
             }
         }

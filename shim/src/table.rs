@@ -146,7 +146,10 @@ fn call<P: Platform>(proc: &mut Process, p: &mut P, s: Sysno, a: [u64; 6]) -> Sy
         // process
         Sysno::execve => sys_exec::execve(proc, p, a[0], a[1], a[2]),
         Sysno::execveat if a[4] == 0 => sys_exec::execve_at(proc, p, a[0], a[1], a[2], a[3]),
-        Sysno::exit | Sysno::exit_group => p.exit(a[0] as i32),
+        Sysno::exit | Sysno::exit_group => {
+            sys_mem::write_back_all(proc, p);
+            p.exit(a[0] as i32)
+        }
         Sysno::getpid => Ok(proc.pid as u64),
         Sysno::gettid => Ok(proc.pid as u64),
         Sysno::getppid => Ok(proc.ppid as u64),
@@ -192,6 +195,7 @@ fn call<P: Platform>(proc: &mut Process, p: &mut P, s: Sysno, a: [u64; 6]) -> Sy
         Sysno::mprotect => sys_mem::mprotect(proc, p, a[0], a[1], a[2]),
         Sysno::mremap => sys_mem::mremap(proc, p, a[0], a[1], a[2], a[3], a[4]),
         Sysno::madvise => sys_mem::madvise(proc, p, a[0], a[1], a[2]),
+        Sysno::msync => sys_mem::msync(proc, p, a[0], a[1], a[2]),
 
         // time
         Sysno::clock_gettime => sys_time::clock_gettime(proc, p, a[0], a[1]),
