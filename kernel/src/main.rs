@@ -55,12 +55,53 @@ const HEAP_SIZE: usize = 448 << 10;
 static mut HEAP: [u8; HEAP_SIZE] = [0; HEAP_SIZE];
 
 #[global_allocator]
-static ALLOCATOR: LockedHeap = LockedHeap::empty();
+static ALLOCATOR: KernelHeap = KernelHeap { small: LockedHeap::empty(), big: LockedHeap::empty() };
+
+/// The kernel's heap: a small one in the kernel image (always there, and
+/// on the image's large page), and behind it a big one in guest RAM for
+/// what grows with the program (in-memory files, listings), reserved at
+/// boot and touched only when used.
+struct KernelHeap {
+    small: LockedHeap,
+    big: LockedHeap,
+}
+
+/// Bytes of guest RAM set aside for the big heap (part of --memory).
+const BIG_HEAP: u64 = 8 << 20;
+
+// SAFETY: both heaps hand out disjoint blocks of memory only they own; a
+// block is given back to the heap whose range holds it.
+unsafe impl core::alloc::GlobalAlloc for KernelHeap {
+    unsafe fn alloc(&self, layout: core::alloc::Layout) -> *mut u8 {
+        // SAFETY: the caller's layout contract, passed on.
+        let p = unsafe { self.small.alloc(layout) };
+        if !p.is_null() {
+            return p;
+        }
+        // SAFETY: as above.
+        unsafe { self.big.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: core::alloc::Layout) {
+        let small = {
+            let h = self.small.lock();
+            (h.bottom() as usize..h.top() as usize).contains(&(ptr as usize))
+        };
+        // SAFETY: ptr came from the heap whose range holds it, with this layout.
+        unsafe {
+            if small {
+                self.small.dealloc(ptr, layout)
+            } else {
+                self.big.dealloc(ptr, layout)
+            }
+        }
+    }
+}
 
 /// Called by `_start` on the kernel stack with the boot information.
 pub extern "C" fn kmain(boot: &'static BootInfo) -> ! {
     // SAFETY: HEAP is used by nothing but the allocator, set up once here.
-    unsafe { ALLOCATOR.lock().init(core::ptr::addr_of_mut!(HEAP) as *mut u8, HEAP_SIZE) };
+    unsafe { ALLOCATOR.small.lock().init(core::ptr::addr_of_mut!(HEAP) as *mut u8, HEAP_SIZE) };
     hypercall::init(boot.kernel_phys);
     if boot.version != abi::hc::ABI_VERSION {
         kernel_panic("the monitor speaks another hypercall ABI version");
@@ -69,7 +110,13 @@ pub extern "C" fn kmain(boot: &'static BootInfo) -> ! {
 
     let tty = [boot.stdio[0].is_tty != 0, boot.stdio[1].is_tty != 0, boot.stdio[2].is_tty != 0];
     let clock = Clock::new(boot.tsc_khz, boot.tsc_ref, boot.realtime_ref_ns, boot.monotonic_ref_ns);
-    let mem = mem::Memory::new(boot.pml4, boot.low_free, boot.tables_free, boot.free_start, boot.mem_size, boot.mem_usable);
+    let mut mem = mem::Memory::new(boot.pml4, boot.low_free, boot.tables_free, boot.free_start, boot.mem_size, boot.mem_usable);
+    let big = BIG_HEAP.min(boot.mem_size / 8) & !(abi::layout::PAGE_SIZE - 1);
+    if let Some(at) = mem.reserve(big) {
+        // SAFETY: the range is guest RAM nothing else uses (taken from the
+        // frame allocator for good), seen through the direct map.
+        unsafe { ALLOCATOR.big.lock().init(abi::layout::phys_to_virt(at) as *mut u8, big as usize) };
+    }
     let mut machine = Machine::new(mem, console::Console::new(tty), clock, boot.random, cpuid::Cpuid::new(boot));
     let start = shim::Platform::clock_ns(&mut machine, false);
     let k = Kernel { proc: Process::from_boot(boot, start), machine, stack_limit: boot.stack_limit, rewritten_sites: 0, syscalls: 0 };

@@ -86,6 +86,21 @@ impl Memory {
         }
     }
 
+    /// `bytes` of never-used, physically contiguous RAM (zero from the
+    /// host), for the kernel's big heap. Taken at boot, before frames are.
+    pub fn reserve(&mut self, bytes: u64) -> Option<u64> {
+        let end = self.next.checked_add(bytes).filter(|&e| e <= self.end)?;
+        if end > self.usable {
+            self.usable = crate::hypercall::grow_memory(end);
+            if end > self.usable {
+                return None;
+            }
+        }
+        let at = self.next;
+        self.next = end;
+        Some(at)
+    }
+
     /// A zeroed frame.
     pub fn alloc_frame(&mut self) -> Result<u64, Errno> {
         if self.free != 0 {

@@ -103,6 +103,12 @@ pub fn ids() -> Ids {
     }
 }
 
+/// umask(0): files created for the guest get exactly the modes it asks for.
+pub fn clear_umask() {
+    // SAFETY: umask only changes the process's file-creation mask.
+    unsafe { libc::umask(0) };
+}
+
 /// The soft and hard limits of an RLIMIT_* resource.
 pub fn rlimit(res: libc::c_int) -> [u64; 2] {
     let mut r = libc::rlimit { rlim_cur: 0, rlim_max: 0 };

@@ -281,6 +281,9 @@ fn run(cli: &Cli, t0: Instant) -> Result<Never, Refusal> {
     let t_boot = t0.elapsed();
     let t_vm = t_boot - t_layout;
     let mut exits = vm::ExitCounts::default();
+    // The guest applies its own umask to the modes it asks for; the
+    // monitor's must not mask them again. (Its own files are written by now.)
+    host::clear_umask();
     let outcome = vm.run(&mut mem, &mut files, &mut exits);
     let t_total = t0.elapsed();
     if cli.stats || cli.verbose {

@@ -325,9 +325,13 @@ pub fn write<P: Platform>(proc: &mut Process, p: &mut P, f: &OpenFile, append: b
                 NodeKind::Dev(_) => len,
                 NodeKind::File(d) => {
                     let pos = if append { d.len() as u64 } else { at.unwrap_or(f.pos.get()) } as usize;
-                    let mut data = alloc::vec![0u8; len as usize];
+                    let mut data = Vec::new();
+                    data.try_reserve_exact(len as usize).map_err(|_| Errno::ENOSPC)?;
+                    data.resize(len as usize, 0);
                     p.read_user(buf, &mut data)?;
                     if d.len() < pos + data.len() {
+                        // The in-memory file system is full when the kernel's heap is.
+                        d.try_reserve(pos + data.len() - d.len()).map_err(|_| Errno::ENOSPC)?;
                         d.resize(pos + data.len(), 0);
                     }
                     d[pos..pos + data.len()].copy_from_slice(&data);
@@ -914,6 +918,7 @@ pub fn set_attr<P: Platform>(proc: &mut Process, p: &mut P, target: Result<Loc, 
         }
         Attr::Size(n) => match &mut node.kind {
             NodeKind::File(d) => {
+                d.try_reserve((n as usize).saturating_sub(d.len())).map_err(|_| Errno::EFBIG)?;
                 d.resize(n as usize, 0);
                 node.mtime = t;
             }
