@@ -73,13 +73,15 @@ pub struct OpenFile {
     pub path: Vec<u8>,
     /// The position, except for host files that are not seekable.
     pub pos: Cell<u64>,
-    /// Bytes read ahead from a seekable host file, and where they start.
+    /// Bytes read ahead from a seekable host file, where they start, and
+    /// the count of host-file changes when they were read.
     pub ahead: RefCell<(u64, Vec<u8>)>,
+    pub ahead_gen: Cell<u64>,
 }
 
 impl OpenFile {
     pub fn new(kind: FileKind, path: Vec<u8>) -> OpenFile {
-        OpenFile { kind, path, pos: Cell::new(0), ahead: RefCell::new((0, Vec::new())) }
+        OpenFile { kind, path, pos: Cell::new(0), ahead: RefCell::new((0, Vec::new())), ahead_gen: Cell::new(u64::MAX) }
     }
 }
 

@@ -147,6 +147,9 @@ pub fn openat<P: Platform>(proc: &mut Process, p: &mut P, dirfd: u64, path: u64,
     if creat || writes {
         proc.vfs.stat_batch = None;
     }
+    if flags & O_TRUNC != 0 {
+        host_changed();
+    }
     let (loc, comps) = lookup(proc, p, dirfd, path, follow)?;
     let kind = match loc {
         Loc::Link(_) => return Err(if flags & O_PATH != 0 { Errno::ENOENT } else { Errno::ELOOP }),
@@ -301,7 +304,7 @@ pub fn write<P: Platform>(proc: &mut Process, p: &mut P, f: &OpenFile, append: b
     match f.kind {
         FileKind::Pipe { .. } => Err(Errno::EINVAL),
         FileKind::Host { handle, seekable, .. } => {
-            f.ahead.borrow_mut().1 = Vec::new();
+            host_changed();
             proc.vfs.stat_batch = None;
             let mut c = call(FileOp::Write);
             // Appends go where the host says the end is; the rest at our position.
@@ -405,43 +408,67 @@ pub fn lseek<P: Platform>(proc: &mut Process, p: &mut P, f: &OpenFile, off: u64,
 /// 64 KiB instead of one per read (md5sum reads 4 KiB at a time).
 const READ_AHEAD: usize = 64 << 10;
 
+/// Bumped by every change the program makes to a host file: read-ahead
+/// taken before it is stale (whichever descriptor made the change).
+static HOST_WRITES: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
+
+fn host_changed() {
+    HOST_WRITES.fetch_add(1, core::sync::atomic::Ordering::Relaxed);
+}
+
 /// Reads a seekable host file at `pos`, through its read-ahead buffer.
 fn read_ahead<P: Platform>(p: &mut P, f: &OpenFile, handle: u32, pos: u64, buf: u64, len: u64) -> SysResult {
-    {
-        let ahead = f.ahead.borrow();
-        let (start, data) = (&ahead.0, &ahead.1);
-        if pos >= *start && pos < start + data.len() as u64 {
-            let from = (pos - start) as usize;
-            let n = (len as usize).min(data.len() - from);
-            p.write_user(buf, &data[from..from + n])?;
-            return Ok(n as u64);
+    let generation = HOST_WRITES.load(core::sync::atomic::Ordering::Relaxed);
+    let mut done = 0u64;
+    while done < len {
+        let at = pos + done;
+        {
+            let ahead = f.ahead.borrow();
+            let (start, data) = (ahead.0, &ahead.1);
+            if f.ahead_gen.get() == generation && at >= start && at < start + data.len() as u64 {
+                let from = (at - start) as usize;
+                let n = ((len - done) as usize).min(data.len() - from);
+                p.write_user(buf + done, &data[from..from + n])?;
+                done += n as u64;
+                continue;
+            }
+        }
+        let mut c = call(FileOp::Read);
+        c.offset = at as i64;
+        if (len - done) as usize >= READ_AHEAD {
+            return match on_handle(p, c, handle, FileData::ToUser(buf + done, len - done)).0 {
+                Ok(n) => Ok(done + n),
+                Err(_) if done > 0 => Ok(done),
+                Err(e) => Err(e),
+            };
+        }
+        let mut ahead = f.ahead.borrow_mut();
+        let data = &mut ahead.1;
+        // A failed allocation reads without the buffer.
+        if data.capacity() < READ_AHEAD && data.try_reserve_exact(READ_AHEAD - data.len()).is_err() {
+            drop(ahead);
+            return match on_handle(p, c, handle, FileData::ToUser(buf + done, len - done)).0 {
+                Ok(n) => Ok(done + n),
+                Err(_) if done > 0 => Ok(done),
+                Err(e) => Err(e),
+            };
+        }
+        data.resize(READ_AHEAD, 0);
+        let got = match on_handle(p, c, handle, FileData::Out(data)).0 {
+            Ok(g) => g as usize,
+            Err(e) => {
+                data.clear();
+                return if done > 0 { Ok(done) } else { Err(e) };
+            }
+        };
+        data.truncate(got);
+        ahead.0 = at;
+        f.ahead_gen.set(generation);
+        if got == 0 {
+            break;
         }
     }
-    let mut c = call(FileOp::Read);
-    c.offset = pos as i64;
-    if len as usize >= READ_AHEAD {
-        return on_handle(p, c, handle, FileData::ToUser(buf, len)).0;
-    }
-    let mut ahead = f.ahead.borrow_mut();
-    let data = &mut ahead.1;
-    // A failed allocation (the kernel heap is small) reads without the buffer.
-    if data.capacity() < READ_AHEAD && data.try_reserve_exact(READ_AHEAD - data.len()).is_err() {
-        drop(ahead);
-        return on_handle(p, c, handle, FileData::ToUser(buf, len)).0;
-    }
-    data.resize(READ_AHEAD, 0);
-    let got = match on_handle(p, c, handle, FileData::Out(data)).0 {
-        Ok(g) => g as usize,
-        Err(e) => {
-            data.clear();
-            return Err(e);
-        }
-    };
-    data.truncate(got);
-    ahead.0 = pos;
-    let n = (len as usize).min(got);
-    p.write_user(buf, &ahead.1[..n])?;
-    Ok(n as u64)
+    Ok(done)
 }
 
 /// sendfile from a seekable host file to the host's stdout or stderr.
@@ -554,6 +581,13 @@ pub fn getdents64<P: Platform>(proc: &mut Process, p: &mut P, f: &OpenFile, buf:
             }
             let mut kbuf = Vec::new();
             let want = len.min(64 << 10) as usize;
+            // Entries come with their stats only where a buffer holds many.
+            if want == 0 {
+                return Err(Errno::EINVAL);
+            }
+            if want < 4096 {
+                return on_handle(p, call(FileOp::Getdents), handle, FileData::ToUser(buf, want as u64)).0;
+            }
             let Some((share, rel)) = proc.vfs.in_share(&normalize(&[], &f.path)) else { return Err(Errno::EIO) };
             if kbuf.try_reserve_exact(want).is_err() {
                 return on_handle(p, call(FileOp::Getdents), handle, FileData::ToUser(buf, want as u64)).0;
@@ -681,6 +715,7 @@ pub fn mkdirat<P: Platform>(proc: &mut Process, p: &mut P, dirfd: u64, path: u64
 
 pub fn unlinkat<P: Platform>(proc: &mut Process, p: &mut P, dirfd: u64, path: u64, flags: u64) -> SysResult {
     proc.vfs.stat_batch = None;
+    host_changed();
     let (loc, comps) = lookup(proc, p, dirfd, path, false)?;
     let rmdir = flags & AT_REMOVEDIR != 0;
     match loc {
@@ -715,6 +750,7 @@ pub fn unlinkat<P: Platform>(proc: &mut Process, p: &mut P, dirfd: u64, path: u6
 
 pub fn renameat2<P: Platform>(proc: &mut Process, p: &mut P, olddir: u64, old: u64, newdir: u64, new: u64, flags: u64) -> SysResult {
     proc.vfs.stat_batch = None;
+    host_changed();
     let (from, from_comps) = lookup(proc, p, olddir, old, false)?;
     let (to, to_comps) = lookup(proc, p, newdir, new, false)?;
     match (from, to) {
@@ -852,6 +888,7 @@ pub enum Attr {
 
 pub fn set_attr<P: Platform>(proc: &mut Process, p: &mut P, target: Result<Loc, Rc<OpenFile>>, attr: Attr, nofollow: bool) -> SysResult {
     proc.vfs.stat_batch = None;
+    host_changed();
     let op = match attr {
         Attr::Mode(_) => FileOp::Chmod,
         Attr::Owner(..) => FileOp::Chown,
@@ -883,7 +920,7 @@ pub fn set_attr<P: Platform>(proc: &mut Process, p: &mut P, target: Result<Loc, 
         Ok(Loc::MemMissing { .. }) => return Err(Errno::ENOENT),
         Err(f) => match f.kind {
             FileKind::Host { handle, .. } => {
-                f.ahead.borrow_mut().1 = Vec::new();
+                host_changed();
                 return on_handle(p, c, handle, data).0.map(|_| 0);
             }
             FileKind::Mem(ino) => ino,
@@ -1247,7 +1284,7 @@ pub fn write_from_map<P: Platform>(proc: &mut Process, p: &mut P, f: &OpenFile, 
             if len == 0 {
                 return Ok(());
             }
-            f.ahead.borrow_mut().1 = Vec::new();
+            host_changed();
             let mut c = call(FileOp::Write);
             c.offset = off as i64;
             on_handle(p, c, handle, FileData::FromUser(at, len)).0.map(|_| ())
