@@ -77,11 +77,14 @@ pub struct OpenFile {
     /// the count of host-file changes when they were read.
     pub ahead: RefCell<(u64, Vec<u8>)>,
     pub ahead_gen: Cell<u64>,
+    /// An in-memory directory's entries as the listing started: entries
+    /// made while a program reads it do not shift it (nor come twice).
+    pub listing: RefCell<Option<Vec<(u64, u8, Vec<u8>)>>>,
 }
 
 impl OpenFile {
     pub fn new(kind: FileKind, path: Vec<u8>) -> OpenFile {
-        OpenFile { kind, path, pos: Cell::new(0), ahead: RefCell::new((0, Vec::new())), ahead_gen: Cell::new(u64::MAX) }
+        OpenFile { kind, path, pos: Cell::new(0), ahead: RefCell::new((0, Vec::new())), ahead_gen: Cell::new(u64::MAX), listing: RefCell::new(None) }
     }
 }
 

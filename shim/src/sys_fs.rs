@@ -18,7 +18,8 @@ pub const AT_FDCWD: u64 = -100i64 as u64;
 const AT_SYMLINK_NOFOLLOW: u64 = 0x100;
 const AT_REMOVEDIR: u64 = 0x200;
 const AT_EMPTY_PATH: u64 = 0x1000;
-const PATH_MAX: usize = 4096;
+/// The longest path, without its NUL (Linux's PATH_MAX counts it).
+const PATH_MAX: usize = 4095;
 
 struct Links<'a>(&'a Process);
 
@@ -57,6 +58,10 @@ fn base(proc: &Process, dirfd: u64) -> Result<Vec<Vec<u8>>, Errno> {
         Object::File(f) if is_dir(proc, f) => Ok(normalize(&[], &f.path)),
         _ => Err(Errno::ENOTDIR),
     }
+}
+
+pub fn is_dir_file(proc: &Process, f: &OpenFile) -> bool {
+    is_dir(proc, f)
 }
 
 fn is_dir(proc: &Process, f: &OpenFile) -> bool {
@@ -187,7 +192,7 @@ pub fn openat<P: Platform>(proc: &mut Process, p: &mut P, dirfd: u64, path: u64,
             }
             let node = &proc.vfs.nodes[ino];
             match node.kind {
-                NodeKind::Dir(_) if writes || creat => return Err(Errno::EISDIR),
+                NodeKind::Dir(_) if writes || creat || flags & O_TRUNC != 0 => return Err(Errno::EISDIR),
                 NodeKind::Symlink(_) if flags & O_PATH == 0 => return Err(Errno::ELOOP),
                 NodeKind::File(_) | NodeKind::Dev(_) if flags & O_DIRECTORY != 0 => return Err(Errno::ENOTDIR),
                 _ => {}
@@ -195,7 +200,8 @@ pub fn openat<P: Platform>(proc: &mut Process, p: &mut P, dirfd: u64, path: u64,
             if proc.euid != 0 && !permits(node.perm, node.uid == proc.euid, if writes { 2 } else { 4 }) {
                 return Err(Errno::EACCES);
             }
-            if flags & O_TRUNC != 0 && writes {
+            // Linux truncates on O_TRUNC even when opening read-only.
+            if flags & O_TRUNC != 0 && flags & O_PATH == 0 {
                 let t = now(p);
                 let node = &mut proc.vfs.nodes[ino];
                 if let NodeKind::File(d) = &mut node.kind {
@@ -220,7 +226,9 @@ pub fn openat<P: Platform>(proc: &mut Process, p: &mut P, dirfd: u64, path: u64,
         }
     };
     let file = OpenFile::new(kind, join(&comps));
-    let status = flags & (O_ACCMODE | O_APPEND | O_NONBLOCK | O_PATH | O_DIRECTORY);
+    // 64-bit Linux opens everything O_LARGEFILE, and F_GETFL says so.
+    const O_LARGEFILE: u32 = 0o100000;
+    let status = flags & (O_ACCMODE | O_APPEND | O_NONBLOCK | O_PATH | O_DIRECTORY) | if flags & O_PATH == 0 { O_LARGEFILE } else { 0 };
     let e = Entry { object: Object::File(Rc::new(file)), cloexec: flags & O_CLOEXEC != 0, status };
     match proc.fds.install_from(0, e.clone()) {
         Ok(fd) => Ok(fd),
@@ -307,13 +315,22 @@ pub fn write<P: Platform>(proc: &mut Process, p: &mut P, f: &OpenFile, append: b
             host_changed();
             proc.vfs.stat_batch = None;
             let mut c = call(FileOp::Write);
-            // Appends go where the host says the end is; the rest at our position.
-            let pos = if seekable && !append { Some(at.unwrap_or(f.pos.get())) } else { at };
+            // Appends go to the host file's end (whether or not the host
+            // descriptor was opened O_APPEND: F_SETFL can add it later).
+            let end = if seekable && append {
+                let (r, s) = on_handle(p, call(FileOp::Fstat), handle, FileData::None);
+                r?;
+                Some(s.stat.st_size.max(0) as u64)
+            } else {
+                None
+            };
+            let pos = if seekable { end.or(Some(at.unwrap_or(f.pos.get()))) } else { at };
             c.offset = pos.map_or(-1, |o| o as i64);
             let (r, c) = on_handle(p, c, handle, FileData::FromUser(buf, len));
             let n = r?;
+            let _ = c;
             if seekable && at.is_none() {
-                f.pos.set(if append { c.offset.max(0) as u64 } else { pos.unwrap_or(0) + n });
+                f.pos.set(pos.unwrap_or(0) + n);
             }
             Ok(n)
         }
@@ -389,10 +406,17 @@ pub fn lseek<P: Platform>(proc: &mut Process, p: &mut P, f: &OpenFile, off: u64,
                 FileKind::Proc(_, text) => text.len() as i64,
                 _ => 0,
             };
+            const SEEK_DATA: u64 = 3;
+            const SEEK_HOLE: u64 = 4;
             let new = match whence {
                 SEEK_SET => off as i64,
                 SEEK_CUR => f.pos.get() as i64 + off as i64,
                 SEEK_END => size + off as i64,
+                // In-memory files have no holes: all data up to the end.
+                SEEK_DATA | SEEK_HOLE if (off as i64) < 0 => return Err(Errno::EINVAL),
+                SEEK_DATA | SEEK_HOLE if off as i64 >= size => return Err(Errno::ENXIO),
+                SEEK_DATA => off as i64,
+                SEEK_HOLE => size,
                 _ => return Err(Errno::EINVAL),
             };
             if new < 0 {
@@ -554,6 +578,10 @@ fn stat_loc<P: Platform>(proc: &Process, p: &mut P, loc: &Loc, follow: bool) -> 
 }
 
 pub fn newfstatat<P: Platform>(proc: &mut Process, p: &mut P, dirfd: u64, path: u64, buf: u64, flags: u64) -> SysResult {
+    const AT_NO_AUTOMOUNT: u64 = 0x800;
+    if flags & !(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH | AT_NO_AUTOMOUNT) != 0 {
+        return Err(Errno::EINVAL);
+    }
     let name = read_cstr(p, path, PATH_MAX)?;
     let st = if name.is_empty() {
         if flags & AT_EMPTY_PATH == 0 {
@@ -618,30 +646,33 @@ pub fn getdents64<P: Platform>(proc: &mut Process, p: &mut P, f: &OpenFile, buf:
         }
         FileKind::Proc(ProcNode::File(_), _) | FileKind::Pipe { .. } => Err(Errno::ENOTDIR),
         FileKind::Mem(_) | FileKind::Proc(..) => {
-            let listed;
-            let mut entries: Vec<(u64, u8, &[u8])> = Vec::new();
-            match f.kind {
-                FileKind::Mem(ino) => {
-                    let node = &proc.vfs.nodes[ino];
-                    let NodeKind::Dir(m) = &node.kind else { return Err(Errno::ENOTDIR) };
-                    entries.extend([(ino as u64 + 1, 4, &b"."[..]), (node.parent as u64 + 1, 4, &b".."[..])]);
-                    for (name, &child) in m {
-                        let t = match proc.vfs.nodes[child].kind {
-                            NodeKind::Dir(_) => 4,
-                            NodeKind::File(_) => 8,
-                            NodeKind::Symlink(_) => 10,
-                            NodeKind::Dev(_) => 2,
-                        };
-                        entries.push((child as u64 + 1, t, name));
+            if f.pos.get() == 0 || f.listing.borrow().is_none() {
+                let mut entries: Vec<(u64, u8, Vec<u8>)> = Vec::new();
+                match f.kind {
+                    FileKind::Mem(ino) => {
+                        let node = &proc.vfs.nodes[ino];
+                        let NodeKind::Dir(m) = &node.kind else { return Err(Errno::ENOTDIR) };
+                        entries.extend([(ino as u64 + 1, 4, b".".to_vec()), (node.parent as u64 + 1, 4, b"..".to_vec())]);
+                        for (name, &child) in m {
+                            let t = match proc.vfs.nodes[child].kind {
+                                NodeKind::Dir(_) => 4,
+                                NodeKind::File(_) => 8,
+                                NodeKind::Symlink(_) => 10,
+                                NodeKind::Dev(_) => 2,
+                            };
+                            entries.push((child as u64 + 1, t, name.clone()));
+                        }
                     }
+                    FileKind::Proc(node, _) => {
+                        entries.extend([(1, 4, b".".to_vec()), (1, 4, b"..".to_vec())]);
+                        entries.extend(procfs::entries(proc, node).into_iter().enumerate().map(|(i, (n, t))| (100 + i as u64, t, n)));
+                    }
+                    FileKind::Host { .. } | FileKind::Pipe { .. } => unreachable!(),
                 }
-                FileKind::Proc(node, _) => {
-                    listed = procfs::entries(proc, node);
-                    entries.extend([(1, 4, &b"."[..]), (1, 4, &b".."[..])]);
-                    entries.extend(listed.iter().enumerate().map(|(i, (n, t))| (100 + i as u64, *t, n.as_slice())));
-                }
-                FileKind::Host { .. } | FileKind::Pipe { .. } => unreachable!(),
+                *f.listing.borrow_mut() = Some(entries);
             }
+            let listing = f.listing.borrow();
+            let entries: Vec<(u64, u8, &[u8])> = listing.as_ref().map_or(Vec::new(), |l| l.iter().map(|(i, t, n)| (*i, *t, n.as_slice())).collect());
             let mut out = Vec::new();
             let mut pos = f.pos.get() as usize;
             while let Some(&(ino, t, name)) = entries.get(pos) {
@@ -713,11 +744,31 @@ pub fn mkdirat<P: Platform>(proc: &mut Process, p: &mut P, dirfd: u64, path: u64
     }
 }
 
+/// The last component of a path as the program wrote it: "." and ".."
+/// are errors of their own for rmdir, unlink and rename.
+fn last_component<P: Platform>(p: &P, path: u64) -> Result<Vec<u8>, Errno> {
+    let name = read_cstr(p, path, PATH_MAX)?;
+    let trimmed = match name.iter().rposition(|&c| c != b'/') {
+        Some(i) => &name[..=i],
+        None => &name[..],
+    };
+    Ok(trimmed.rsplit(|&c| c == b'/').next().unwrap_or_default().to_vec())
+}
+
 pub fn unlinkat<P: Platform>(proc: &mut Process, p: &mut P, dirfd: u64, path: u64, flags: u64) -> SysResult {
+    if flags & !AT_REMOVEDIR != 0 {
+        return Err(Errno::EINVAL);
+    }
     proc.vfs.stat_batch = None;
     host_changed();
-    let (loc, comps) = lookup(proc, p, dirfd, path, false)?;
     let rmdir = flags & AT_REMOVEDIR != 0;
+    match last_component(p, path)?.as_slice() {
+        b"." if rmdir => return Err(Errno::EINVAL),
+        b".." if rmdir => return Err(Errno::ENOTEMPTY),
+        b"." | b".." => return Err(Errno::EISDIR),
+        _ => {}
+    }
+    let (loc, comps) = lookup(proc, p, dirfd, path, false)?;
     match loc {
         Loc::Share { share, rel } => {
             if rel.is_empty() {
@@ -740,7 +791,8 @@ pub fn unlinkat<P: Platform>(proc: &mut Process, p: &mut P, dirfd: u64, path: u6
                 (k, true) if !matches!(k, NodeKind::Dir(_)) => return Err(Errno::ENOTDIR),
                 _ => {}
             }
-            let parent = node.parent;
+            // The directory the path names, not the node's first one (hard links).
+            let parent = proc.vfs.parent_of(&comps).ok_or(Errno::ENOENT)?;
             let name = comps.last().cloned().unwrap_or_default();
             proc.vfs.remove(parent, &name);
             Ok(0)
@@ -749,10 +801,30 @@ pub fn unlinkat<P: Platform>(proc: &mut Process, p: &mut P, dirfd: u64, path: u6
 }
 
 pub fn renameat2<P: Platform>(proc: &mut Process, p: &mut P, olddir: u64, old: u64, newdir: u64, new: u64, flags: u64) -> SysResult {
+    const RENAME_NOREPLACE: u64 = 1;
+    const RENAME_EXCHANGE: u64 = 2;
+    const RENAME_WHITEOUT: u64 = 4;
+    if flags & !(RENAME_NOREPLACE | RENAME_EXCHANGE | RENAME_WHITEOUT) != 0 || flags & RENAME_NOREPLACE != 0 && flags & RENAME_EXCHANGE != 0 {
+        return Err(Errno::EINVAL);
+    }
     proc.vfs.stat_batch = None;
     host_changed();
+    for name in [old, new] {
+        if matches!(last_component(p, name)?.as_slice(), b"." | b"..") {
+            return Err(Errno::EBUSY);
+        }
+    }
     let (from, from_comps) = lookup(proc, p, olddir, old, false)?;
     let (to, to_comps) = lookup(proc, p, newdir, new, false)?;
+    if matches!((&from, &to), (Loc::Mem(_), _)) && flags & (RENAME_EXCHANGE | RENAME_WHITEOUT) != 0 {
+        // Not on the in-memory tree (tmpfs has them; few programs use them).
+        return Err(Errno::EINVAL);
+    }
+    if let (Loc::Mem(_), Loc::Mem(_)) = (&from, &to) {
+        if flags & RENAME_NOREPLACE != 0 {
+            return Err(Errno::EEXIST);
+        }
+    }
     match (from, to) {
         (Loc::Share { share, rel }, Loc::Share { share: share2, rel: rel2 }) => {
             if share != share2 {
@@ -765,6 +837,15 @@ pub fn renameat2<P: Platform>(proc: &mut Process, p: &mut P, olddir: u64, old: u
         (Loc::Mem(ino), to @ (Loc::Mem(_) | Loc::MemMissing { .. })) => {
             if ino == 0 || is_mount_point(proc, &from_comps) {
                 return Err(Errno::EBUSY);
+            }
+            // A directory cannot move into itself.
+            let dest_dir = match &to {
+                Loc::Mem(t) => proc.vfs.nodes[*t].parent,
+                Loc::MemMissing { parent, .. } => *parent,
+                _ => 0,
+            };
+            if proc.vfs.nodes[ino].is_dir() && proc.vfs.is_within(dest_dir, ino) {
+                return Err(Errno::EINVAL);
             }
             let (parent, name) = match to {
                 Loc::Mem(target) => {
@@ -782,7 +863,7 @@ pub fn renameat2<P: Platform>(proc: &mut Process, p: &mut P, olddir: u64, old: u
                     } else if proc.vfs.nodes[ino].is_dir() {
                         return Err(Errno::ENOTDIR);
                     }
-                    let parent = t.parent;
+                    let parent = proc.vfs.parent_of(&to_comps).ok_or(Errno::ENOENT)?;
                     let name = to_comps.last().cloned().unwrap_or_default();
                     proc.vfs.remove(parent, &name);
                     (parent, name)
@@ -790,7 +871,7 @@ pub fn renameat2<P: Platform>(proc: &mut Process, p: &mut P, olddir: u64, old: u
                 Loc::MemMissing { parent, name } => (parent, name),
                 _ => unreachable!(),
             };
-            let old_parent = proc.vfs.nodes[ino].parent;
+            let old_parent = proc.vfs.parent_of(&from_comps).ok_or(Errno::ENOENT)?;
             let old_name = from_comps.last().cloned().unwrap_or_default();
             if let NodeKind::Dir(m) = &mut proc.vfs.nodes[old_parent].kind {
                 m.remove(&old_name);
@@ -813,6 +894,9 @@ pub fn renameat2<P: Platform>(proc: &mut Process, p: &mut P, olddir: u64, old: u
 pub fn linkat<P: Platform>(proc: &mut Process, p: &mut P, olddir: u64, old: u64, newdir: u64, new: u64, flags: u64) -> SysResult {
     proc.vfs.stat_batch = None;
     const AT_SYMLINK_FOLLOW: u64 = 0x400;
+    if flags & !(AT_SYMLINK_FOLLOW | AT_EMPTY_PATH) != 0 {
+        return Err(Errno::EINVAL);
+    }
     let (from, _) = lookup(proc, p, olddir, old, flags & AT_SYMLINK_FOLLOW != 0)?;
     let (to, _) = lookup(proc, p, newdir, new, false)?;
     match (from, to) {
@@ -821,7 +905,7 @@ pub fn linkat<P: Platform>(proc: &mut Process, p: &mut P, olddir: u64, old: u64,
                 return Err(Errno::EXDEV);
             }
             let mut c = call(FileOp::Link);
-            (c.share, c.share2) = (share, share2);
+            (c.share, c.share2, c.flags) = (share, share2, (flags & AT_SYMLINK_FOLLOW) as u32);
             p.host_file(&mut c, &rel, &rel2, FileData::None).map(|_| 0)
         }
         (Loc::Mem(ino), Loc::MemMissing { parent, name }) => {
@@ -979,6 +1063,10 @@ pub fn target<P: Platform>(proc: &Process, p: &P, dirfd: u64, path: u64, follow:
 }
 
 pub fn faccessat<P: Platform>(proc: &mut Process, p: &mut P, dirfd: u64, path: u64, mode: u64, flags: u64) -> SysResult {
+    const AT_EACCESS: u64 = 0x200;
+    if mode & !7 != 0 || flags & !(AT_EACCESS | AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH) != 0 {
+        return Err(Errno::EINVAL);
+    }
     let (loc, _) = lookup(proc, p, dirfd, path, flags & AT_SYMLINK_NOFOLLOW == 0)?;
     match loc {
         Loc::Share { share, rel } => {

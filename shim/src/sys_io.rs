@@ -55,7 +55,10 @@ pub fn read<P: Platform>(proc: &mut Process, p: &mut P, fd: u64, buf: u64, len: 
     readable(&e)?;
     let len = len.min(MAX_RW);
     if len == 0 {
-        return Ok(0);
+        return match &e.object {
+            Object::File(f) if sys_fs::is_dir_file(proc, f) => Err(Errno::EISDIR),
+            _ => Ok(0),
+        };
     }
     match e.object {
         Object::File(f) => match &f.kind {
@@ -133,6 +136,29 @@ pub fn readv<P: Platform>(proc: &mut Process, p: &mut P, fd: u64, iov: u64, cnt:
     Ok(total)
 }
 
+/// preadv and pwritev: the buffers in turn at `off`, until a short one.
+pub fn preadv_pwritev<P: Platform>(proc: &mut Process, p: &mut P, write: bool, fd: u64, iov: u64, cnt: u64, off: u64) -> SysResult {
+    let e = proc.fds.get(fd)?.clone();
+    if write { writable(&e)? } else { readable(&e)? }
+    let mut total = 0u64;
+    for (base, len) in iovecs(p, iov, cnt)? {
+        if len == 0 {
+            continue;
+        }
+        match pread_pwrite(proc, p, write, fd, base, len, off + total) {
+            Ok(n) => {
+                total += n;
+                if n < len {
+                    break;
+                }
+            }
+            Err(err) if total == 0 => return Err(err),
+            Err(_) => break,
+        }
+    }
+    Ok(total)
+}
+
 /// pread64 and pwrite64: on a stream, ESPIPE.
 pub fn pread_pwrite<P: Platform>(proc: &mut Process, p: &mut P, write: bool, fd: u64, buf: u64, len: u64, off: u64) -> SysResult {
     let e = proc.fds.get(fd)?.clone();
@@ -143,7 +169,8 @@ pub fn pread_pwrite<P: Platform>(proc: &mut Process, p: &mut P, write: bool, fd:
     let len = len.min(MAX_RW);
     match e.object {
         Object::HostStdio { .. } => Err(Errno::ESPIPE),
-        Object::File(f) if write => sys_fs::write(proc, p, &f, false, buf, len, Some(off)),
+        // pwrite on an O_APPEND file appends, as on Linux.
+        Object::File(f) if write => sys_fs::write(proc, p, &f, e.status & O_APPEND != 0, buf, len, Some(off)),
         Object::File(f) => sys_fs::read(proc, p, &f, buf, len, Some(off)),
     }
 }
@@ -224,9 +251,23 @@ pub fn fcntl<P: Platform>(proc: &mut Process, p: &mut P, fd: u64, cmd: u64, arg:
             UserPtr(arg).write(p, &F_UNLCK).map(|_| 0)
         }
         F_SETFL => {
+            // Status flags belong to the open file: every descriptor of it sees them.
             let changeable = O_APPEND | O_NONBLOCK;
-            let ent = proc.fds.get_mut(fd)?;
-            ent.status = (ent.status & !changeable) | (arg as u32 & changeable);
+            let set = |st: &mut u32| *st = (*st & !changeable) | (arg as u32 & changeable);
+            match &e.object {
+                Object::File(f) => {
+                    let same: alloc::vec::Vec<u64> = proc
+                        .fds
+                        .iter()
+                        .filter(|(_, o)| matches!(&o.object, Object::File(g) if alloc::rc::Rc::ptr_eq(f, g)))
+                        .map(|(n, _)| n)
+                        .collect();
+                    for n in same {
+                        set(&mut proc.fds.get_mut(n)?.status);
+                    }
+                }
+                Object::HostStdio { .. } => set(&mut proc.fds.get_mut(fd)?.status),
+            }
             Ok(0)
         }
         _ => Err(Errno::EINVAL),

@@ -121,7 +121,17 @@ fn call<P: Platform>(proc: &mut Process, p: &mut P, s: Sysno, a: [u64; 6]) -> Sy
             attr(proc, p, a[0], a[1], Attr::Times(times), a[3])
         }
         Sysno::truncate => attr(proc, p, AT_FDCWD, a[0], Attr::Size(a[1]), 0),
-        Sysno::ftruncate => attr(proc, p, a[0], 0, Attr::Size(a[1]), 0),
+        Sysno::ftruncate => {
+            // Only a descriptor open for writing, and not of a directory.
+            let e = proc.fds.get(a[0])?;
+            let dir = matches!(&e.object, crate::fd::Object::File(f) if sys_fs::is_dir_file(proc, f));
+            if e.status & crate::fd::O_ACCMODE == crate::fd::O_RDONLY || e.status & crate::fd::O_PATH != 0 || dir {
+                return Err(if e.status & crate::fd::O_PATH != 0 { Errno::EBADF } else { Errno::EINVAL });
+            }
+            attr(proc, p, a[0], 0, Attr::Size(a[1]), 0)
+        }
+        Sysno::preadv => sys_io::preadv_pwritev(proc, p, false, a[0], a[1], a[2], a[3]),
+        Sysno::pwritev => sys_io::preadv_pwritev(proc, p, true, a[0], a[1], a[2], a[3]),
         Sysno::fsync | Sysno::fdatasync => match proc.fds.get(a[0])?.object.clone() {
             crate::fd::Object::File(f) => sys_fs::fsync(p, &f, s == Sysno::fdatasync),
             _ => Err(Errno::EINVAL),

@@ -20,6 +20,8 @@ pub const S_IFCHR: u32 = 0o020000;
 
 /// Symlinks followed in one lookup before ELOOP, as Linux.
 const MAX_LINKS: usize = 40;
+/// The longest name of one path component.
+const NAME_MAX: usize = 255;
 /// st_dev of the in-memory tree.
 const MEM_DEV: u64 = 0x16;
 
@@ -314,7 +316,11 @@ impl Vfs {
         }
         let trailing_slash = path.last() == Some(&b'/');
         let mut comps = normalize(cwd, path);
-        for _ in 0..MAX_LINKS {
+        if path.split(|&b| b == b'/').any(|c| c.len() > NAME_MAX) {
+            return Err(Errno::ENAMETOOLONG);
+        }
+        // The first walk, then one per symlink followed.
+        for _ in 0..=MAX_LINKS {
             if let Some((share, mut rel)) = self.in_share(&comps) {
                 if trailing_slash && !rel.is_empty() {
                     rel.push(b'/');
@@ -353,6 +359,8 @@ impl Vfs {
                 continue;
             }
             match self.walk(&comps, follow || trailing_slash)? {
+                // "name/" must be a directory.
+                Walk::Done(Loc::Mem(ino)) if trailing_slash && !self.nodes[ino].is_dir() => return Err(Errno::ENOTDIR),
                 Walk::Done(loc) => return Ok((loc, comps)),
                 Walk::Link(new) => comps = new,
             }
@@ -454,6 +462,28 @@ impl Vfs {
             .filter(|(_, s)| s.at.len() > comps.len() && s.at[..comps.len()] == comps[..])
             .min_by_key(|(_, s)| s.at.len())
             .map(|(i, s)| (i as u32, (s.at.len() - comps.len()) as u32))
+    }
+
+    /// The in-memory directory holding the last component of a normalized path.
+    pub fn parent_of(&self, comps: &[Vec<u8>]) -> Option<usize> {
+        let mut cur = 0;
+        for c in &comps[..comps.len().saturating_sub(1)] {
+            cur = self.child(cur, c)?;
+        }
+        Some(cur)
+    }
+
+    /// Whether `ino` is `anc` or below it.
+    pub fn is_within(&self, mut ino: usize, anc: usize) -> bool {
+        loop {
+            if ino == anc {
+                return true;
+            }
+            if ino == 0 {
+                return false;
+            }
+            ino = self.nodes[ino].parent;
+        }
     }
 
     /// Removes `name` from directory `parent` (the caller checked the kind).
