@@ -654,6 +654,14 @@ static void pend_renameat2(void);
 static void pend_ftruncate(void);
 static void pend_linkat_follow(void);
 static void pend_getcwd_symlink(void);
+static void pend_read_dir(void);
+static void pend_dot(void);
+static void pend_bad_flags(void);
+static void pend_getfl_largefile(void);
+static void pend_setfl_shared(void);
+static void pend_append_fcntl(void);
+static void pend_preadv(void);
+static void pend_path_max(void);
 static void pend_umask0(void);
 static void pend_getdents_small(void);
 static void pend_dirs_changing(void);
@@ -696,6 +704,14 @@ static void section_errors(void)
     pending(pend_ftruncate);
     pending(pend_linkat_follow);
     pending(pend_getcwd_symlink);
+    pending(pend_read_dir);
+    pending(pend_dot);
+    pending(pend_bad_flags);
+    pending(pend_getfl_largefile);
+    pending(pend_setfl_shared);
+    pending(pend_append_fcntl);
+    pending(pend_preadv);
+    pending(pend_path_max);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -1688,7 +1704,7 @@ static void section_special(void)
 #define BIG_FILE 140000
 static long big_size(void)
 {
-    return place == DIFF_CWD ? BIG_FILE : 40000;
+    return BIG_FILE;
 }
 
 /* Fills DATA with N bytes of a pattern and writes it to NAME in 3000-byte
@@ -2441,36 +2457,35 @@ struct pending_group {
 };
 
 static const struct pending_group pending_groups[] = {
-    {"p-trailing-slash", DIFF_TMP, pend_trailing_slash},
-    {"p-open", DIFF_TMP, pend_open},
-    {"p-read-dir", DIFF_CWD | DIFF_TMP, pend_read_dir},
-    {"p-dot", DIFF_CWD | DIFF_TMP, pend_dot},
-    {"p-rename-into-itself", DIFF_TMP, pend_rename_into_itself},
-    {"p-renameat2", DIFF_TMP, pend_renameat2},
-    {"p-bad-flags", DIFF_CWD | DIFF_TMP, pend_bad_flags},
-    {"p-linkat-follow", DIFF_CWD, pend_linkat_follow},
+    {"p-trailing-slash", 0, pend_trailing_slash},
+    {"p-open", 0, pend_open},
+    {"p-read-dir", 0, pend_read_dir},
+    {"p-dot", 0, pend_dot},
+    {"p-rename-into-itself", 0, pend_rename_into_itself},
+    {"p-renameat2", 0, pend_renameat2},
+    {"p-bad-flags", 0, pend_bad_flags},
+    {"p-linkat-follow", 0, pend_linkat_follow},
     {"p-getcwd-symlink", DIFF_CWD, pend_getcwd_symlink},
-    {"p-ftruncate", DIFF_TMP, pend_ftruncate},
-    {"p-getfl-largefile", DIFF_CWD | DIFF_TMP, pend_getfl_largefile},
-    {"p-setfl-shared", DIFF_CWD | DIFF_TMP, pend_setfl_shared},
-    {"p-append-fcntl", DIFF_CWD | DIFF_TMP, pend_append_fcntl},
-    {"p-preadv", DIFF_CWD | DIFF_TMP, pend_preadv},
+    {"p-ftruncate", 0, pend_ftruncate},
+    {"p-getfl-largefile", 0, pend_getfl_largefile},
+    {"p-setfl-shared", 0, pend_setfl_shared},
+    {"p-append-fcntl", DIFF_CWD, pend_append_fcntl},
+    {"p-preadv", 0, pend_preadv},
     {"p-removed-dir", DIFF_CWD | DIFF_TMP, pend_removed_dir},
-    {"p-umask0", DIFF_CWD, pend_umask0},
-    {"p-getdents-small", DIFF_CWD, pend_getdents_small},
-    {"p-dirs-changing", DIFF_TMP, pend_dirs_changing},
-    {"p-rdonly-trunc", DIFF_TMP, pend_rdonly_trunc},
-    {"p-seek-data", DIFF_TMP, pend_seek_data},
-    {"p-read-boundary", DIFF_CWD, pend_read_boundary},
-    {"p-coherence", DIFF_CWD, pend_coherence},
+    {"p-umask0", 0, pend_umask0},
+    {"p-getdents-small", 0, pend_getdents_small},
+    {"p-dirs-changing", 0, pend_dirs_changing},
+    {"p-rdonly-trunc", 0, pend_rdonly_trunc},
+    {"p-seek-data", 0, pend_seek_data},
+    {"p-read-boundary", 0, pend_read_boundary},
+    {"p-coherence", 0, pend_coherence},
     {"p-abs-symlink", DIFF_CWD, pend_abs_symlink},
-    {"p-link-chain40", DIFF_TMP, pend_link_chain40},
-    {"p-link-other-dir", DIFF_TMP, pend_link_other_dir},
+    {"p-link-chain40", 0, pend_link_chain40},
+    {"p-link-other-dir", 0, pend_link_other_dir},
     {"p-renamed-dir-fd", DIFF_CWD | DIFF_TMP, pend_renamed_dir_fd},
-    {"p-path-max", DIFF_CWD | DIFF_TMP, pend_path_max},
-    /* last: under uk-run in /tmp these end the program (a guest kernel panic) */
-    {"p-file-sizes", DIFF_TMP, pend_file_sizes},
-    {"p-big-file", DIFF_TMP, pend_big_file},
+    {"p-path-max", 0, pend_path_max},
+    {"p-file-sizes", 0, pend_file_sizes},
+    {"p-big-file", 0, pend_big_file},
 };
 
 /* Runs the pending group FN in a fixture of its own, unless uk-run is known
