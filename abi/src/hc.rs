@@ -51,10 +51,12 @@ pub enum Port {
     GrowMemory = 0x50a,
     /// [`File`]: an operation on a shared host directory or a host file.
     File = 0x50b,
+    /// [`Tty`]: set a host terminal's attributes or window size.
+    Tty = 0x50c,
 }
 
 impl Port {
-    pub const ALL: [Port; 12] = [
+    pub const ALL: [Port; 13] = [
         Port::ConsoleWrite,
         Port::Exit,
         Port::Killed,
@@ -67,6 +69,7 @@ impl Port {
         Port::Poll,
         Port::GrowMemory,
         Port::File,
+        Port::Tty,
     ];
 
     pub fn from_u16(p: u16) -> Option<Port> {
@@ -290,6 +293,23 @@ pub enum FileOp {
 
 /// See [`FileOp::Sendfile`].
 pub const SEND_TO_STDIO: u32 = 1;
+
+/// Port [`Port::Tty`]: an ioctl on a host stdio descriptor that is a
+/// terminal: TCSETS, TCSETSW or TCSETSF with `termios`, or TIOCSWINSZ with
+/// `winsize`. The monitor restores the terminal when uk-run exits.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Tty {
+    /// IN: the host descriptor (0, 1 or 2).
+    pub fd: u32,
+    /// IN: the Linux ioctl request.
+    pub request: u32,
+    pub termios: crate::linux::Termios,
+    pub winsize: crate::linux::Winsize,
+    pub _pad: u32,
+    /// OUT: 0 or -errno.
+    pub ret: i64,
+}
 
 /// See [`FileOp::Stat`].
 pub const STAT_ANCESTOR: u32 = 1 << 30;

@@ -87,6 +87,10 @@ pub fn poll(events: [u16; 3], timeout_ms: i32) -> [u16; 3] {
     a.revents
 }
 
+pub fn tty(a: &mut hc::Tty) {
+    call(Port::Tty, a);
+}
+
 /// A File call: the caller filled `a`, whose addresses are guest-physical.
 pub fn file(a: &mut hc::File) {
     call(Port::File, a);

@@ -214,6 +214,15 @@ impl Platform for Machine {
         }
     }
 
+    fn host_tty(&mut self, call: &mut abi::hc::Tty) -> Result<(), Errno> {
+        self.console.flush();
+        hypercall::tty(call);
+        if call.ret < 0 {
+            return Err(errno_from(-call.ret as i32));
+        }
+        Ok(())
+    }
+
     fn host_poll(&mut self, events: [u16; 3], timeout_ms: i32) -> [u16; 3] {
         self.console.flush();
         hypercall::poll(events, timeout_ms)

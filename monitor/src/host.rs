@@ -103,6 +103,52 @@ pub fn ids() -> Ids {
     }
 }
 
+/// Serves a Tty call: TCSETS* or TIOCSWINSZ on a host stdio terminal.
+pub fn tty_ioctl(a: &abi::hc::Tty) -> i64 {
+    const TCSETS: u32 = 0x5402;
+    const TCSETSW: u32 = 0x5403;
+    const TCSETSF: u32 = 0x5404;
+    const TIOCSWINSZ: u32 = 0x5414;
+    if a.fd > 2 {
+        return -(libc::EBADF as i64);
+    }
+    let arg: *const libc::c_void = match a.request {
+        TCSETS | TCSETSW | TCSETSF => &a.termios as *const Termios as *const libc::c_void,
+        TIOCSWINSZ => &a.winsize as *const Winsize as *const libc::c_void,
+        _ => return -(libc::EINVAL as i64),
+    };
+    // SAFETY: a terminal ioctl that reads the struct it is given, which is
+    // the kernel's layout (abi::linux), on one of our stdio descriptors.
+    let r = unsafe { libc::ioctl(a.fd as i32, a.request as _, arg) };
+    if r < 0 {
+        -(std::io::Error::last_os_error().raw_os_error().unwrap_or(libc::EIO) as i64)
+    } else {
+        0
+    }
+}
+
+/// The host terminals' attributes at start, put back when uk-run ends
+/// (the program may have set raw mode, as an editor or a shell does).
+static SAVED_TERMIOS: std::sync::Mutex<Vec<(i32, Termios)>> = std::sync::Mutex::new(Vec::new());
+
+pub fn save_terminals(infos: &[StdioInfo; 3]) {
+    let mut saved = SAVED_TERMIOS.lock().unwrap_or_else(|e| e.into_inner());
+    for (fd, i) in infos.iter().enumerate() {
+        if i.is_tty != 0 && !saved.iter().any(|(_, t)| *t == i.termios) {
+            saved.push((fd as i32, i.termios));
+        }
+    }
+}
+
+pub fn restore_terminals() {
+    const TCSETSW: libc::c_ulong = 0x5403;
+    let saved = SAVED_TERMIOS.lock().unwrap_or_else(|e| e.into_inner());
+    for (fd, t) in saved.iter() {
+        // SAFETY: TCSETSW reads the termios given; fd is one of our stdio descriptors.
+        unsafe { libc::ioctl(*fd, TCSETSW as _, t as *const Termios) };
+    }
+}
+
 /// umask(0): files created for the guest get exactly the modes it asks for.
 pub fn clear_umask() {
     // SAFETY: umask only changes the process's file-creation mask.
@@ -272,6 +318,7 @@ pub fn defer_teardown() {
 /// Ends uk-run with `signal`, as the guest program ended, so that the
 /// parent sees the same wait status as for a native run; no core dump.
 pub fn die_by_signal(signal: u32) -> ! {
+    restore_terminals();
     let sig = signal as i32;
     // SAFETY: plain process-state calls; raise() ends the process for every
     // signal whose default action terminates it, which are the ones the

@@ -244,6 +244,7 @@ fn run(cli: &Cli, t0: Instant) -> Result<Never, Refusal> {
     for fd in 0..3 {
         boot.stdio[fd] = host::stdio_info(fd as i32);
     }
+    host::save_terminals(&boot.stdio);
     boot.uts = host::uname();
     files.fill_boot(&mut boot);
     boot.exe_handle = files.open_exe(&file).unwrap_or(u32::MAX);
@@ -312,7 +313,10 @@ fn run(cli: &Cli, t0: Instant) -> Result<Never, Refusal> {
         host::defer_teardown();
     }
     match outcome {
-        Ok(vm::Outcome::Exited(e)) => std::process::exit(e.status & 0xff),
+        Ok(vm::Outcome::Exited(e)) => {
+            host::restore_terminals();
+            std::process::exit(e.status & 0xff)
+        }
         Ok(vm::Outcome::Killed(k)) => {
             if cli.verbose {
                 let what = if k.vector == u32::MAX {
@@ -324,6 +328,9 @@ fn run(cli: &Cli, t0: Instant) -> Result<Never, Refusal> {
             }
             host::die_by_signal(k.signal)
         }
-        Err(e) => Err(internal(e.to_string())),
+        Err(e) => {
+            host::restore_terminals();
+            Err(internal(e.to_string()))
+        }
     }
 }

@@ -397,6 +397,11 @@ impl Vm {
                 };
                 mem.write(gpa, &a)?;
             }
+            Port::Tty => {
+                let mut a: hc::Tty = mem.read(gpa)?;
+                a.ret = host::tty_ioctl(&a);
+                mem.write(gpa, &a)?;
+            }
             Port::File => {
                 let mut a: hc::File = mem.read(gpa)?;
                 files.serve(mem, &mut a)?;

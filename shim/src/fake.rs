@@ -92,6 +92,9 @@ impl Platform for Fake {
     fn start_program(&mut self, entry: u64, sp: u64) -> ! {
         panic!("start_program({entry:#x}, {sp:#x})")
     }
+    fn host_tty(&mut self, _call: &mut abi::hc::Tty) -> Result<(), Errno> {
+        Ok(())
+    }
     fn host_poll(&mut self, events: [u16; 3], _timeout_ms: i32) -> [u16; 3] {
         events
     }

@@ -48,6 +48,10 @@ pub trait Platform {
     /// the last call's OUT fields (offset, stat).
     fn host_file(&mut self, call: &mut abi::hc::File, path: &[u8], path2: &[u8], data: FileData<'_>) -> Result<u64, Errno>;
 
+    /// A terminal ioctl on a host stdio descriptor (abi::hc::Tty); the
+    /// console is flushed first (output before a mode change is in the old mode).
+    fn host_tty(&mut self, call: &mut abi::hc::Tty) -> Result<(), Errno>;
+
     /// poll(2) on host descriptors 0..3 (the console is flushed first).
     fn host_poll(&mut self, events: [u16; 3], timeout_ms: i32) -> [u16; 3];
 

@@ -219,6 +219,9 @@ pub fn openat<P: Platform>(proc: &mut Process, p: &mut P, dirfd: u64, path: u64,
             if flags & O_DIRECTORY != 0 {
                 return Err(Errno::EINVAL);
             }
+            if read_cstr(p, path, PATH_MAX)?.last() == Some(&b'/') {
+                return Err(Errno::EISDIR);
+            }
             let t = now(p);
             let ino = proc.vfs.add(parent, &name, NodeKind::File(Vec::new()), mode, t);
             (proc.vfs.nodes[ino].uid, proc.vfs.nodes[ino].gid) = (proc.euid, proc.egid);
@@ -816,9 +819,32 @@ pub fn renameat2<P: Platform>(proc: &mut Process, p: &mut P, olddir: u64, old: u
     }
     let (from, from_comps) = lookup(proc, p, olddir, old, false)?;
     let (to, to_comps) = lookup(proc, p, newdir, new, false)?;
-    if matches!((&from, &to), (Loc::Mem(_), _)) && flags & (RENAME_EXCHANGE | RENAME_WHITEOUT) != 0 {
-        // Not on the in-memory tree (tmpfs has them; few programs use them).
+    if matches!((&from, &to), (Loc::Mem(_), _)) && flags & RENAME_WHITEOUT != 0 {
         return Err(Errno::EINVAL);
+    }
+    if let (Loc::Mem(a), Loc::Mem(_) | Loc::MemMissing { .. }) = (&from, &to) {
+        // "name/" names a directory: a file cannot go there.
+        let slash = read_cstr(p, new, PATH_MAX)?.last() == Some(&b'/') || read_cstr(p, old, PATH_MAX)?.last() == Some(&b'/');
+        if slash && !proc.vfs.nodes[*a].is_dir() {
+            return Err(Errno::ENOTDIR);
+        }
+    }
+    if flags & RENAME_EXCHANGE != 0 {
+        if let (Loc::Mem(a), Loc::Mem(b)) = (&from, &to) {
+            let (pa, pb) = (proc.vfs.parent_of(&from_comps).ok_or(Errno::ENOENT)?, proc.vfs.parent_of(&to_comps).ok_or(Errno::ENOENT)?);
+            let (na, nb) = (from_comps.last().cloned().unwrap_or_default(), to_comps.last().cloned().unwrap_or_default());
+            if let NodeKind::Dir(m) = &mut proc.vfs.nodes[pa].kind {
+                m.insert(na, *b);
+            }
+            if let NodeKind::Dir(m) = &mut proc.vfs.nodes[pb].kind {
+                m.insert(nb, *a);
+            }
+            (proc.vfs.nodes[*a].parent, proc.vfs.nodes[*b].parent) = (pb, pa);
+            return Ok(0);
+        }
+        if matches!(to, Loc::MemMissing { .. }) {
+            return Err(Errno::ENOENT);
+        }
     }
     if let (Loc::Mem(_), Loc::Mem(_)) = (&from, &to) {
         if flags & RENAME_NOREPLACE != 0 {

@@ -278,14 +278,45 @@ pub fn ioctl<P: Platform>(proc: &mut Process, p: &mut P, fd: u64, req: u64, arg:
     const TCGETS: u64 = 0x5401;
     const TIOCGPGRP: u64 = 0x540f;
     const TIOCGWINSZ: u64 = 0x5413;
-    let Object::HostStdio { info, .. } = proc.fds.get(fd)?.object.clone() else { return Err(Errno::ENOTTY) };
+    const TCSETS: u64 = 0x5402;
+    const TCSETSW: u64 = 0x5403;
+    const TCSETSF: u64 = 0x5404;
+    const TIOCSWINSZ: u64 = 0x5414;
+    let Object::HostStdio { host_fd, info } = proc.fds.get(fd)?.object.clone() else { return Err(Errno::ENOTTY) };
     if info.is_tty == 0 {
         return Err(Errno::ENOTTY);
     }
-    match req & 0xffff_ffff {
+    let req = req & 0xffff_ffff;
+    match req {
         TCGETS => UserPtr(arg).write(p, &info.termios).map(|_| 0),
         TIOCGWINSZ => UserPtr(arg).write(p, &info.winsize).map(|_| 0),
         TIOCGPGRP => UserPtr(arg).write(p, &proc.pid).map(|_| 0),
+        TCSETS | TCSETSW | TCSETSF | TIOCSWINSZ => {
+            let mut call = abi::hc::Tty { fd: host_fd, request: req as u32, ..Default::default() };
+            if req == TIOCSWINSZ {
+                call.winsize = UserPtr(arg).read(p)?;
+            } else {
+                call.termios = UserPtr(arg).read(p)?;
+            }
+            p.host_tty(&mut call)?;
+            // Every descriptor of that terminal (the host's stdio often is one) sees the change.
+            let ttys: alloc::vec::Vec<u64> = proc
+                .fds
+                .iter()
+                .filter(|(_, e)| matches!(&e.object, Object::HostStdio { info: i, .. } if i.is_tty != 0 && i.stat.st_rdev == info.stat.st_rdev))
+                .map(|(n, _)| n)
+                .collect();
+            for n in ttys {
+                if let Object::HostStdio { info: i, .. } = &mut proc.fds.get_mut(n)?.object {
+                    if req == TIOCSWINSZ {
+                        i.winsize = call.winsize;
+                    } else {
+                        i.termios = call.termios;
+                    }
+                }
+            }
+            Ok(0)
+        }
         _ => Err(Errno::ENOTTY),
     }
 }

@@ -53,6 +53,9 @@ pub fn read_cstr<P: Platform + ?Sized>(
         p.read_user(at, &mut chunk[..n])?;
         if let Some(i) = chunk[..n].iter().position(|&b| b == 0) {
             out.extend_from_slice(&chunk[..i]);
+            if out.len() > max {
+                return Err(Errno::ENAMETOOLONG);
+            }
             return Ok(out);
         }
         out.extend_from_slice(&chunk[..n]);
