@@ -135,6 +135,11 @@ pub struct BootInfo {
     pub stdio: [StdioInfo; 3],
     pub uts: Utsname,
 
+    /// The host's /etc/localtime (a TZif file), copied to guest-physical
+    /// memory in chunk 0 [localtime, localtime + localtime_len); 0: none.
+    pub localtime: u64,
+    pub localtime_len: u64,
+
     /// The working directory the program starts in (absolute).
     pub cwd_len: u64,
     pub cwd: [u8; 4096],

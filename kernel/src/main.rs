@@ -119,7 +119,12 @@ pub extern "C" fn kmain(boot: &'static BootInfo) -> ! {
     }
     let mut machine = Machine::new(mem, console::Console::new(tty), clock, boot.random, cpuid::Cpuid::new(boot));
     let start = shim::Platform::clock_ns(&mut machine, false);
-    let k = Kernel { proc: Process::from_boot(boot, start), machine, stack_limit: boot.stack_limit, rewritten_sites: 0, syscalls: 0 };
+    let localtime = (boot.localtime != 0 && boot.localtime + boot.localtime_len <= abi::layout::HUGE_PAGE_SIZE).then(|| {
+        // SAFETY: the monitor copied the bytes into chunk 0 (checked above
+        // to lie in it), which the kernel window maps; nothing writes them.
+        unsafe { core::slice::from_raw_parts(abi::layout::low_virt(boot.localtime) as *const u8, boot.localtime_len as usize) }.to_vec()
+    });
+    let k = Kernel { proc: Process::from_boot(boot, start, localtime), machine, stack_limit: boot.stack_limit, rewritten_sites: 0, syscalls: 0 };
     // SAFETY: the program has not run yet: nothing else refers to KERNEL.
     unsafe { (*core::ptr::addr_of_mut!(KERNEL)).write(k) };
     PROGRAM_STARTED.store(true, core::sync::atomic::Ordering::Relaxed);

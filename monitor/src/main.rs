@@ -202,6 +202,9 @@ fn run(cli: &Cli, t0: Instant) -> Result<Never, Refusal> {
     };
     let (stack, sp) = loader::build_stack(USER_STACK_TOP, &stack_args).map_err(|e| refuse(126, &cli.program, e))?;
     regions.push(b.map_stack(&stack).map_err(setup_err)?);
+    // The host's time zone, for the guest's /etc/localtime (TZif files are a few KiB).
+    let localtime = std::fs::read("/etc/localtime").ok().filter(|t| t.len() <= 64 << 10 && t.starts_with(b"TZif"));
+    let localtime = localtime.and_then(|t| b.place(&t).ok().map(|at| (at, t.len() as u64)));
     let free_start = b.free_start();
     let low_free = b.low_free();
     let tables_free = b.tables_free();
@@ -217,6 +220,7 @@ fn run(cli: &Cli, t0: Instant) -> Result<Never, Refusal> {
     boot.version = abi::hc::ABI_VERSION;
     boot.flags = if cli.verbose { FLAG_VERBOSE } else { 0 } | if cli.trace { FLAG_TRACE } else { 0 };
     boot.mem_size = mem.size();
+    (boot.localtime, boot.localtime_len) = localtime.unwrap_or((0, 0));
     boot.mem_usable = vm.ram.usable;
     boot.free_start = free_start;
     boot.low_free = low_free;

@@ -392,6 +392,13 @@ impl<'a> Builder<'a> {
         })
     }
 
+    /// Copies `bytes` into chunk 0's spare room; returns where (guest-physical).
+    pub fn place(&mut self, bytes: &[u8]) -> Result<u64, SetupError> {
+        let at = self.alloc(bytes.len() as u64)?;
+        self.mem.slice_mut(abi::GuestPhys(at), bytes.len() as u64)?.copy_from_slice(bytes);
+        Ok(at)
+    }
+
     /// Maps the initial stack and writes argv, envp and auxv to it.
     pub fn map_stack(&mut self, stack: &[u8]) -> Result<UserRegion, SetupError> {
         let size = page_up(stack.len() as u64 + 1).max(USER_STACK_INITIAL);

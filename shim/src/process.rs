@@ -55,7 +55,9 @@ pub struct Process {
 
 impl Process {
     /// The process as the monitor described it at boot.
-    pub fn from_boot(b: &BootInfo, start_mono_ns: u64) -> Process {
+    /// `localtime`: the host's /etc/localtime, which the kernel read from
+    /// where the boot information says the monitor put it.
+    pub fn from_boot(b: &BootInfo, start_mono_ns: u64, localtime: Option<Vec<u8>>) -> Process {
         let inf = Rlimit { rlim_cur: RLIM_INFINITY, rlim_max: RLIM_INFINITY };
         let mut rlimits = [inf; RLIMIT_NLIMITS];
         rlimits[RLIMIT_STACK] = Rlimit { rlim_cur: b.rlimit_stack[0], rlim_max: b.rlimit_stack[1] };
@@ -104,7 +106,7 @@ impl Process {
             exe_handle: (b.exe_handle != u32::MAX).then_some(b.exe_handle),
             cwd: b.cwd[..(b.cwd_len as usize).min(b.cwd.len())].to_vec(),
             fds,
-            vfs: crate::vfs::Vfs::new(shares, b.uid, b.gid, boot_ns),
+            vfs: crate::vfs::Vfs::new(shares, b.uid, b.gid, boot_ns, localtime),
             mm: Mm::new(regions, b.brk_start),
             signals: Signals::default(),
             rlimits,

@@ -213,7 +213,7 @@ pub fn join(comps: &[Vec<u8>]) -> Vec<u8> {
 impl Vfs {
     /// The tree a program starts with: `shares` mounted, the directories
     /// above them created, and /etc naming the user.
-    pub fn new(shares: Vec<Share>, uid: u32, gid: u32, now: u64) -> Vfs {
+    pub fn new(shares: Vec<Share>, uid: u32, gid: u32, now: u64, localtime: Option<Vec<u8>>) -> Vfs {
         let root = Node {
             kind: NodeKind::Dir(BTreeMap::new()),
             perm: 0o755,
@@ -259,6 +259,9 @@ impl Vfs {
             (b"nsswitch.conf", b"passwd: files\ngroup: files\nshadow: files\nhosts: files\n".to_vec()),
         ] {
             v.add(etc, name, NodeKind::File(text), 0o644, now);
+        }
+        if let Some(tz) = localtime {
+            v.add(etc, b"localtime", NodeKind::File(tz), 0o644, now);
         }
         dir(&mut v, 0, b"proc", 0o555);
         // The directories a share hangs from.
