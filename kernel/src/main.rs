@@ -66,6 +66,12 @@ struct KernelHeap {
     big: LockedHeap,
 }
 
+/// The big heap's range, set at boot and taken into use at the first
+/// allocation the small heap cannot serve (setting a heap up writes to its
+/// memory: a 2 MiB page more for every run if done at boot).
+static BIG_AT: core::sync::atomic::AtomicUsize = core::sync::atomic::AtomicUsize::new(0);
+static BIG_LEN: core::sync::atomic::AtomicUsize = core::sync::atomic::AtomicUsize::new(0);
+
 /// Bytes of guest RAM set aside for the big heap (part of --memory).
 const BIG_HEAP: u64 = 8 << 20;
 
@@ -77,6 +83,14 @@ unsafe impl core::alloc::GlobalAlloc for KernelHeap {
         let p = unsafe { self.small.alloc(layout) };
         if !p.is_null() {
             return p;
+        }
+        {
+            let mut big = self.big.lock();
+            let len = BIG_LEN.swap(0, core::sync::atomic::Ordering::Relaxed);
+            if len != 0 {
+                // SAFETY: the range was reserved for this heap at boot and is used by nothing else.
+                unsafe { big.init(BIG_AT.load(core::sync::atomic::Ordering::Relaxed) as *mut u8, len) };
+            }
         }
         // SAFETY: as above.
         unsafe { self.big.alloc(layout) }
@@ -113,9 +127,10 @@ pub extern "C" fn kmain(boot: &'static BootInfo) -> ! {
     let mut mem = mem::Memory::new(boot.pml4, boot.low_free, boot.tables_free, boot.free_start, boot.mem_size, boot.mem_usable);
     let big = BIG_HEAP.min(boot.mem_size / 8) & !(abi::layout::PAGE_SIZE - 1);
     if let Some(at) = mem.reserve(big) {
-        // SAFETY: the range is guest RAM nothing else uses (taken from the
-        // frame allocator for good), seen through the direct map.
-        unsafe { ALLOCATOR.big.lock().init(abi::layout::phys_to_virt(at) as *mut u8, big as usize) };
+        // Guest RAM nothing else uses (taken from the frame allocator for
+        // good), seen through the direct map; set up when first needed.
+        BIG_AT.store(abi::layout::phys_to_virt(at) as usize, core::sync::atomic::Ordering::Relaxed);
+        BIG_LEN.store(big as usize, core::sync::atomic::Ordering::Relaxed);
     }
     let mut machine = Machine::new(mem, console::Console::new(tty), clock, boot.random, cpuid::Cpuid::new(boot));
     let start = shim::Platform::clock_ns(&mut machine, false);
