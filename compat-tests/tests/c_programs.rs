@@ -405,3 +405,9 @@ fn files_pending_cwd() {
 fn files_pending_tmp() {
     files("files_pending_tmp", "pending", "tmp");
 }
+
+#[test]
+fn statx_fallocate_copy_file_range() {
+    let uk = uk_run!("statx");
+    check_c(&uk, "statx", |c| c);
+}

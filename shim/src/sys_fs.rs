@@ -186,6 +186,13 @@ pub fn openat<P: Platform>(proc: &mut Process, p: &mut P, dirfd: u64, path: u64,
             let kind = c.stat.st_mode & vfs::S_IFMT;
             FileKind::Host { share, handle, dir: kind == vfs::S_IFDIR, seekable: kind == vfs::S_IFREG }
         }
+        Loc::Mem(ino) if matches!(proc.vfs.nodes[ino].kind, NodeKind::Dev(Dev::Tty)) => {
+            // The host's terminal, as one of its stdio streams reaches it.
+            let tty = proc.fds.iter().find(|(_, e)| matches!(&e.object, Object::HostStdio { info, .. } if info.is_tty != 0));
+            let Some((_, e)) = tty else { return Err(Errno::ENXIO) };
+            let e = Entry { cloexec: flags & O_CLOEXEC != 0, status: flags & (O_ACCMODE | O_NONBLOCK), ..e.clone() };
+            return proc.fds.install_from(0, e);
+        }
         Loc::Mem(ino) => {
             if excl {
                 return Err(Errno::EEXIST);
@@ -1424,4 +1431,191 @@ fn sync_shared_maps<P: Platform>(proc: &mut Process, p: &mut P, f: &OpenFile) {
     if proc.mm.shared.values().any(|(_, g, _)| same(g)) {
         crate::sys_mem::write_back_all(proc, p);
     }
+}
+
+/// statx: the same facts as stat, in struct statx (no birth time).
+pub fn statx<P: Platform>(proc: &mut Process, p: &mut P, dirfd: u64, path: u64, flags: u64, _mask: u64, buf: u64) -> SysResult {
+    const AT_STATX_SYNC_TYPE: u64 = 0x6000;
+    const AT_NO_AUTOMOUNT: u64 = 0x800;
+    if flags & !(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH | AT_NO_AUTOMOUNT | AT_STATX_SYNC_TYPE) != 0 || flags & AT_STATX_SYNC_TYPE == AT_STATX_SYNC_TYPE {
+        return Err(Errno::EINVAL);
+    }
+    let name = read_cstr(p, path, PATH_MAX)?;
+    let st = if name.is_empty() {
+        if flags & AT_EMPTY_PATH == 0 {
+            return Err(Errno::ENOENT);
+        }
+        if dirfd as i32 == AT_FDCWD as i32 {
+            let (loc, _) = proc.vfs.resolve(&Links(proc), &[], &proc.cwd.clone(), true)?;
+            stat_loc(proc, p, &loc, true)?
+        } else {
+            match proc.fds.get(dirfd)?.object.clone() {
+                Object::HostStdio { info, .. } => info.stat,
+                Object::File(f) => fstat_file(proc, p, &f)?,
+            }
+        }
+    } else {
+        let follow = flags & AT_SYMLINK_NOFOLLOW == 0;
+        let (loc, _) = lookup(proc, p, dirfd, path, follow)?;
+        stat_loc(proc, p, &loc, follow)?
+    };
+    let mut b = [0u8; 256];
+    let mut put = |off: usize, bytes: &[u8]| b[off..off + bytes.len()].copy_from_slice(bytes);
+    const STATX_BASIC_STATS: u32 = 0x7ff;
+    put(0, &STATX_BASIC_STATS.to_le_bytes());
+    put(4, &(st.st_blksize as u32).to_le_bytes());
+    put(16, &(st.st_nlink as u32).to_le_bytes());
+    put(20, &st.st_uid.to_le_bytes());
+    put(24, &st.st_gid.to_le_bytes());
+    put(28, &(st.st_mode as u16).to_le_bytes());
+    put(32, &st.st_ino.to_le_bytes());
+    put(40, &(st.st_size as u64).to_le_bytes());
+    put(48, &(st.st_blocks as u64).to_le_bytes());
+    for (off, (sec, nsec)) in [(64, (st.st_atime, st.st_atime_nsec)), (96, (st.st_ctime, st.st_ctime_nsec)), (112, (st.st_mtime, st.st_mtime_nsec))] {
+        put(off, &sec.to_le_bytes());
+        put(off + 8, &(nsec as u32).to_le_bytes());
+    }
+    let major = |d: u64| ((d >> 8) & 0xfff) as u32 | ((d >> 32) & !0xfff) as u32;
+    let minor = |d: u64| (d & 0xff) as u32 | ((d >> 12) & !0xff) as u32;
+    put(128, &major(st.st_rdev).to_le_bytes());
+    put(132, &minor(st.st_rdev).to_le_bytes());
+    put(136, &major(st.st_dev).to_le_bytes());
+    put(140, &minor(st.st_dev).to_le_bytes());
+    p.write_user(buf, &b).map(|_| 0)
+}
+
+/// fallocate: host files by the host; in-memory files grow (mode 0 only).
+pub fn fallocate<P: Platform>(proc: &mut Process, p: &mut P, fd: u64, mode: u64, off: u64, len: u64) -> SysResult {
+    let e = proc.fds.get(fd)?.clone();
+    if (off as i64) < 0 || len as i64 <= 0 {
+        return Err(Errno::EINVAL);
+    }
+    if e.status & O_ACCMODE == O_RDONLY {
+        return Err(Errno::EBADF);
+    }
+    let Object::File(f) = e.object else { return Err(Errno::ESPIPE) };
+    match f.kind {
+        FileKind::Host { handle, seekable: true, .. } => {
+            host_changed();
+            let mut c = call(FileOp::Fallocate);
+            (c.flags, c.offset, c.len) = (mode as u32, off as i64, len);
+            on_handle(p, c, handle, FileData::None).0.map(|_| 0)
+        }
+        FileKind::Mem(ino) => match &mut proc.vfs.nodes[ino].kind {
+            NodeKind::File(d) if mode == 0 || mode == 1 => {
+                let end = off.checked_add(len).ok_or(Errno::EFBIG)? as usize;
+                if mode == 0 && end > d.len() {
+                    d.try_reserve(end - d.len()).map_err(|_| Errno::ENOSPC)?;
+                    d.resize(end, 0);
+                }
+                Ok(0)
+            }
+            NodeKind::File(_) => Err(Errno::EOPNOTSUPP),
+            NodeKind::Dir(_) => Err(Errno::EISDIR),
+            _ => Err(Errno::ENODEV),
+        },
+        FileKind::Host { dir: true, .. } => Err(Errno::EISDIR),
+        FileKind::Pipe { .. } => Err(Errno::ESPIPE),
+        _ => Err(Errno::ENODEV),
+    }
+}
+
+/// Reads a regular file at `off` into a kernel buffer.
+fn pread_k<P: Platform>(proc: &mut Process, p: &mut P, f: &OpenFile, off: u64, buf: &mut [u8]) -> SysResult {
+    sync_shared_maps(proc, p, f);
+    match f.kind {
+        FileKind::Host { handle, seekable: true, .. } => {
+            let mut c = call(FileOp::Read);
+            c.offset = off as i64;
+            on_handle(p, c, handle, FileData::Out(buf)).0
+        }
+        FileKind::Mem(ino) => match &proc.vfs.nodes[ino].kind {
+            NodeKind::File(d) => {
+                let start = (off as usize).min(d.len());
+                let n = buf.len().min(d.len() - start);
+                buf[..n].copy_from_slice(&d[start..start + n]);
+                Ok(n as u64)
+            }
+            _ => Err(Errno::EINVAL),
+        },
+        _ => Err(Errno::EINVAL),
+    }
+}
+
+/// Writes a kernel buffer to a regular file at `off`.
+fn pwrite_k<P: Platform>(proc: &mut Process, p: &mut P, f: &OpenFile, off: u64, data: &[u8]) -> SysResult {
+    proc.vfs.stat_batch = None;
+    match f.kind {
+        FileKind::Host { handle, seekable: true, .. } => {
+            host_changed();
+            let mut c = call(FileOp::Write);
+            c.offset = off as i64;
+            on_handle(p, c, handle, FileData::In(data)).0
+        }
+        FileKind::Mem(ino) => match &mut proc.vfs.nodes[ino].kind {
+            NodeKind::File(d) => {
+                let end = off as usize + data.len();
+                if d.len() < end {
+                    d.try_reserve(end - d.len()).map_err(|_| Errno::ENOSPC)?;
+                    d.resize(end, 0);
+                }
+                d[off as usize..end].copy_from_slice(data);
+                Ok(data.len() as u64)
+            }
+            _ => Err(Errno::EINVAL),
+        },
+        _ => Err(Errno::EINVAL),
+    }
+}
+
+/// copy_file_range between regular files, through the kernel (64 KiB at a time).
+pub fn copy_file_range<P: Platform>(proc: &mut Process, p: &mut P, fd_in: u64, off_in: u64, fd_out: u64, off_out: u64, len: u64, flags: u64) -> SysResult {
+    if flags != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let (ein, eout) = (proc.fds.get(fd_in)?.clone(), proc.fds.get(fd_out)?.clone());
+    if ein.status & O_ACCMODE == O_WRONLY || eout.status & O_ACCMODE == O_RDONLY || eout.status & O_APPEND != 0 {
+        return Err(Errno::EBADF);
+    }
+    let (Object::File(fin), Object::File(fout)) = (ein.object, eout.object) else { return Err(Errno::EINVAL) };
+    let regular = |proc: &Process, f: &OpenFile| match f.kind {
+        FileKind::Host { dir, seekable, .. } => if dir { Err(Errno::EISDIR) } else if seekable { Ok(()) } else { Err(Errno::EINVAL) },
+        FileKind::Mem(ino) => match proc.vfs.nodes[ino].kind {
+            NodeKind::File(_) => Ok(()),
+            NodeKind::Dir(_) => Err(Errno::EISDIR),
+            _ => Err(Errno::EINVAL),
+        },
+        _ => Err(Errno::EINVAL),
+    };
+    regular(proc, &fin)?;
+    regular(proc, &fout)?;
+    let mut pin = if off_in != 0 { UserPtr(off_in).read::<u64, _>(p)? } else { fin.pos.get() };
+    let mut pout = if off_out != 0 { UserPtr(off_out).read::<u64, _>(p)? } else { fout.pos.get() };
+    let mut chunk = Vec::new();
+    chunk.try_reserve_exact(64 << 10).map_err(|_| Errno::ENOMEM)?;
+    chunk.resize(64 << 10, 0);
+    let mut done = 0u64;
+    while done < len {
+        let want = ((len - done) as usize).min(chunk.len());
+        let got = match pread_k(proc, p, &fin, pin, &mut chunk[..want]) {
+            Ok(0) => break,
+            Ok(n) => n as usize,
+            Err(e) if done == 0 => return Err(e),
+            Err(_) => break,
+        };
+        let put = match pwrite_k(proc, p, &fout, pout, &chunk[..got]) {
+            Ok(n) => n,
+            Err(e) if done == 0 => return Err(e),
+            Err(_) => break,
+        };
+        pin += put;
+        pout += put;
+        done += put;
+        if (put as usize) < got {
+            break;
+        }
+    }
+    if off_in != 0 { UserPtr(off_in).write(p, &pin)? } else { fin.pos.set(pin) }
+    if off_out != 0 { UserPtr(off_out).write(p, &pout)? } else { fout.pos.set(pout) }
+    Ok(done)
 }

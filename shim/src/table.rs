@@ -146,6 +146,9 @@ fn call<P: Platform>(proc: &mut Process, p: &mut P, s: Sysno, a: [u64; 6]) -> Sy
             sys_fs::statfs(proc, p, t, a[1])
         }
         Sysno::close_range => sys_fs::close_range(proc, p, a[0], a[1], a[2]),
+        Sysno::statx => sys_fs::statx(proc, p, a[0], a[1], a[2], a[3], a[4]),
+        Sysno::fallocate => sys_fs::fallocate(proc, p, a[0], a[1], a[2], a[3]),
+        Sysno::copy_file_range => sys_fs::copy_file_range(proc, p, a[0], a[1], a[2], a[3], a[4], a[5]),
         Sysno::pipe => sys_fs::pipe2(proc, p, a[0], 0),
         Sysno::pipe2 => sys_fs::pipe2(proc, p, a[0], a[1]),
         // There are no child processes (fork and clone answer ENOSYS).

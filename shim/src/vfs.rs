@@ -33,6 +33,8 @@ pub enum Dev {
     Full,
     Random,
     Urandom,
+    /// The controlling terminal: the host's, when one of its stdio streams is one.
+    Tty,
 }
 
 impl Dev {
@@ -43,6 +45,7 @@ impl Dev {
             Dev::Full => 7,
             Dev::Random => 8,
             Dev::Urandom => 9,
+            Dev::Tty => return 5 << 8,
         };
         (1 << 8) | minor
     }
@@ -230,7 +233,7 @@ impl Vfs {
         let tmp = dir(&mut v, 0, b"tmp", 0o1777);
         let _ = tmp;
         let dev = dir(&mut v, 0, b"dev", 0o755);
-        for (name, d) in [(&b"null"[..], Dev::Null), (b"zero", Dev::Zero), (b"full", Dev::Full), (b"random", Dev::Random), (b"urandom", Dev::Urandom)] {
+        for (name, d) in [(&b"null"[..], Dev::Null), (b"zero", Dev::Zero), (b"full", Dev::Full), (b"random", Dev::Random), (b"urandom", Dev::Urandom), (b"tty", Dev::Tty)] {
             v.add(dev, name, NodeKind::Dev(d), 0o666, now);
         }
         for (name, target) in [
