@@ -542,7 +542,7 @@ mod tests {
             Share { at: comps("/work"), read_only: false },
             Share { at: comps("/work/data"), read_only: true },
         ];
-        let v = Vfs::new(shares, 0, 0, 0);
+        let v = Vfs::new(shares, 0, 0, 0, None);
         let r = |p: &str| v.resolve(&P, &comps("/work"), p.as_bytes(), true).map(|(l, _)| l);
         assert_eq!(r("a/b"), Ok(Loc::Share { share: 0, rel: b"a/b".to_vec() }));
         assert_eq!(r("data"), Ok(Loc::Share { share: 1, rel: b"".to_vec() }));
@@ -556,7 +556,7 @@ mod tests {
 
     #[test]
     fn symlinks_are_followed_and_proc_self_knows_the_program() {
-        let v = Vfs::new(Vec::new(), 0, 0, 0);
+        let v = Vfs::new(Vec::new(), 0, 0, 0, None);
         let (l, c) = v.resolve(&P, &[], b"/dev/stdin", false).unwrap();
         assert!(matches!(l, Loc::Mem(_)));
         assert_eq!(join(&c), b"/dev/stdin");
