@@ -79,6 +79,12 @@ pub struct Share {
 pub struct BootInfo {
     pub version: u32,
     pub flags: u32,
+    /// A signal sent to uk-run, for the program (written by the monitor
+    /// while the vCPU is stopped, cleared by the kernel): see hc::Resume.
+    pub host_signal: u32,
+    pub _pad_signal: u32,
+    /// The signal mask uk-run was started with: the program's (exec keeps it).
+    pub sigmask: u64,
     /// Bytes of guest RAM.
     pub mem_size: u64,
     /// Guest RAM usable so far, [0, mem_usable); see [`crate::hc::GrowMemory`].
@@ -160,3 +166,6 @@ pub struct BootInfo {
 }
 
 const _: () = assert!(core::mem::size_of::<BootInfo>() as u64 <= crate::layout::BOOT_INFO_SIZE);
+
+/// Where [`BootInfo::host_signal`] is, for the monitor's writes.
+pub const HOST_SIGNAL_OFFSET: u64 = core::mem::offset_of!(BootInfo, host_signal) as u64;

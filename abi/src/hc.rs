@@ -11,7 +11,7 @@
 use crate::GuestPhys;
 
 /// Bumped on any incompatible change; the kernel checks it at boot.
-pub const ABI_VERSION: u32 = 6;
+pub const ABI_VERSION: u32 = 8;
 
 /// Guest-physical page of the doorbells; no memory backs it.
 pub const DOORBELL_PHYS: u64 = 1 << 38;
@@ -53,10 +53,13 @@ pub enum Port {
     File = 0x50b,
     /// [`Tty`]: set a host terminal's attributes or window size.
     Tty = 0x50c,
+    /// [`Resume`]: a signal sent to uk-run has been dealt with: go on with
+    /// the program where the monitor stopped it.
+    Resume = 0x50d,
 }
 
 impl Port {
-    pub const ALL: [Port; 13] = [
+    pub const ALL: [Port; 14] = [
         Port::ConsoleWrite,
         Port::Exit,
         Port::Killed,
@@ -70,6 +73,7 @@ impl Port {
         Port::GrowMemory,
         Port::File,
         Port::Tty,
+        Port::Resume,
     ];
 
     pub fn from_u16(p: u16) -> Option<Port> {
@@ -309,6 +313,19 @@ pub struct Tty {
     pub _pad: u32,
     /// OUT: 0 or -errno.
     pub ret: i64,
+}
+
+/// Port [`Port::Resume`]: no arguments. A signal sent to uk-run (SIGINT,
+/// SIGTERM, ...) reaches the program this way: the monitor writes it to
+/// [`crate::boot::BootInfo::host_signal`]; the kernel takes it at the end of
+/// the syscall in progress, or, when the program was running its own code,
+/// the monitor starts the kernel at its `uk_host_signal_entry` (rdi = the
+/// signal, on the kernel stack), which ends the program as the signal's
+/// action says, or makes this call to be resumed.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Resume {
+    pub _unused: u64,
 }
 
 /// See [`FileOp::Stat`].

@@ -315,7 +315,20 @@ uk_copy_user_fault:
 "#
 );
 
+// The monitor's way in for a signal sent to uk-run (see hc::Resume): it
+// sets rsp to the kernel stack's top and rdi to the signal.
+global_asm!(
+    r#"
+    .global uk_host_signal_entry
+uk_host_signal_entry:
+    call {handler}
+    ud2
+"#,
+    handler = sym crate::uk_host_signal,
+);
+
 extern "C" {
+    pub fn uk_host_signal_entry();
     fn uk_copy_user(dst: *mut u8, src: *const u8, n: usize) -> u64;
     fn uk_copy_user_insn();
     fn uk_copy_user_fault();

@@ -87,6 +87,13 @@ pub fn poll(events: [u16; 3], timeout_ms: i32) -> [u16; 3] {
     a.revents
 }
 
+/// Back to the program where the monitor stopped it (see hc::Resume).
+pub fn resume() -> ! {
+    let mut a = hc::Resume::default();
+    call(Port::Resume, &mut a);
+    unreachable_halt()
+}
+
 pub fn tty(a: &mut hc::Tty) {
     call(Port::Tty, a);
 }

@@ -117,6 +117,7 @@ pub extern "C" fn kmain(boot: &'static BootInfo) -> ! {
     // SAFETY: HEAP is used by nothing but the allocator, set up once here.
     unsafe { ALLOCATOR.small.lock().init(core::ptr::addr_of_mut!(HEAP) as *mut u8, HEAP_SIZE) };
     hypercall::init(boot.kernel_phys);
+    HOST_SIGNAL.store(&boot.host_signal as *const u32 as u64, core::sync::atomic::Ordering::Relaxed);
     if boot.version != abi::hc::ABI_VERSION {
         kernel_panic("the monitor speaks another hypercall ABI version");
     }
@@ -167,6 +168,38 @@ fn install_exception_gates() {
 
 /// Called by `uk_syscall_entry` for every syscall (and rewritten `cpuid`);
 /// returns how to go back.
+/// Where the monitor writes a signal sent to uk-run (BootInfo::host_signal).
+static HOST_SIGNAL: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
+
+/// Takes a signal the monitor left for the program, if any.
+fn take_host_signal() -> u32 {
+    let at = HOST_SIGNAL.load(core::sync::atomic::Ordering::Relaxed) as *mut u32;
+    if at.is_null() {
+        return 0;
+    }
+    // SAFETY: the boot information lives for the whole run; the monitor
+    // writes the word only while the vCPU is stopped.
+    unsafe {
+        let s = at.read_volatile();
+        if s != 0 {
+            at.write_volatile(0);
+        }
+        s
+    }
+}
+
+/// Entered by the monitor (on the kernel stack, rdi = the signal) when a
+/// signal sent to uk-run finds the program running its own code.
+pub extern "C" fn uk_host_signal(_sig: u64) -> ! {
+    let k = kernel();
+    let sig = take_host_signal();
+    if sig != 0 {
+        shim::host_signal(&mut k.proc, &mut k.machine, sig as u64);
+    }
+    k.machine.console.flush();
+    hypercall::resume()
+}
+
 pub extern "C" fn uk_syscall(f: &mut SyscallFrame) -> u64 {
     let k = kernel();
     if k.machine.cpuid.is_site(f.rip) {
@@ -177,6 +210,10 @@ pub extern "C" fn uk_syscall(f: &mut SyscallFrame) -> u64 {
     k.syscalls += 1;
     let args = [f.rdi, f.rsi, f.rdx, f.r10, f.r8, f.r9];
     f.rax = shim::table::dispatch(&mut k.proc, &mut k.machine, f.rax, args) as u64;
+    let sig = take_host_signal();
+    if sig != 0 {
+        shim::host_signal(&mut k.proc, &mut k.machine, sig as u64);
+    }
     arch::RETURN_SYSCALL
 }
 

@@ -149,6 +149,102 @@ pub fn restore_terminals() {
     }
 }
 
+/// A signal sent to uk-run, not yet handed to the guest (0: none).
+static PENDING_SIGNAL: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(0);
+/// UK_RUN_DEBUG_TIMEOUT's alarm went off.
+static DEBUG_TIMEOUT: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+extern "C" fn on_signal(sig: libc::c_int) {
+    PENDING_SIGNAL.store(sig, std::sync::atomic::Ordering::Relaxed);
+}
+
+extern "C" fn on_alarm(_: libc::c_int) {}
+
+extern "C" fn on_debug_alarm(_: libc::c_int) {
+    DEBUG_TIMEOUT.store(true, std::sync::atomic::Ordering::Relaxed);
+}
+
+fn handle(sig: libc::c_int, f: extern "C" fn(libc::c_int)) {
+    // SAFETY: installs a handler that only stores to an atomic; without
+    // SA_RESTART, so that KVM_RUN and blocking calls return EINTR.
+    unsafe {
+        let mut sa: libc::sigaction = std::mem::zeroed();
+        sa.sa_sigaction = f as usize;
+        libc::sigemptyset(&mut sa.sa_mask);
+        libc::sigaction(sig, &sa, std::ptr::null_mut());
+    }
+}
+
+/// Signals sent to uk-run are the program's: they stop the vCPU, and the
+/// monitor hands them to the guest kernel, which acts as Linux would (end
+/// the program, with its output and shared mappings written out first).
+/// The signal mask uk-run was started with (the program's, as exec keeps it).
+pub fn inherited_sigmask() -> u64 {
+    // SAFETY: reads the calling thread's mask into a sigset we own.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::pthread_sigmask(libc::SIG_BLOCK, std::ptr::null(), &mut set);
+        (1..64).filter(|&s| libc::sigismember(&set, s) == 1).fold(0u64, |m, s| m | 1 << (s - 1))
+    }
+}
+
+pub fn forward_signals() {
+    // The monitor must receive them whatever the program blocks: the guest
+    // kernel keeps a blocked one pending, as Linux would.
+    // SAFETY: changes only this thread's mask.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT, libc::SIGUSR1, libc::SIGUSR2, libc::SIGALRM] {
+            libc::sigaddset(&mut set, sig);
+        }
+        libc::pthread_sigmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut());
+    }
+    for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT, libc::SIGUSR1, libc::SIGUSR2] {
+        handle(sig, on_signal);
+    }
+    if !DEBUG_TIMEOUT_SET.load(std::sync::atomic::Ordering::Relaxed) {
+        handle(libc::SIGALRM, on_alarm);
+    }
+}
+
+static DEBUG_TIMEOUT_SET: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Ends a run that takes longer than `secs` (UK_RUN_DEBUG_TIMEOUT, for debugging).
+pub fn debug_timeout(secs: u32) {
+    DEBUG_TIMEOUT_SET.store(true, std::sync::atomic::Ordering::Relaxed);
+    handle(libc::SIGALRM, on_debug_alarm);
+    // SAFETY: alarm only schedules SIGALRM.
+    unsafe { libc::alarm(secs) };
+}
+
+pub fn debug_timeout_fired() -> bool {
+    DEBUG_TIMEOUT.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// The signal sent to uk-run that the guest has not been given yet.
+pub fn take_signal() -> i32 {
+    PENDING_SIGNAL.swap(0, std::sync::atomic::Ordering::Relaxed)
+}
+
+pub fn signal_pending() -> bool {
+    PENDING_SIGNAL.load(std::sync::atomic::Ordering::Relaxed) != 0
+}
+
+/// Stops the vCPU again in ~2 ms (SIGALRM), to look whether the guest has
+/// taken its signal.
+pub fn recheck_soon() {
+    let t = libc::itimerval {
+        it_interval: libc::timeval { tv_sec: 0, tv_usec: 0 },
+        it_value: libc::timeval { tv_sec: 0, tv_usec: 2000 },
+    };
+    if DEBUG_TIMEOUT_SET.load(std::sync::atomic::Ordering::Relaxed) {
+        return;
+    }
+    // SAFETY: setitimer only schedules SIGALRM, whose handler does nothing.
+    unsafe { libc::setitimer(libc::ITIMER_REAL, &t, std::ptr::null_mut()) };
+}
+
 /// umask(0): files created for the guest get exactly the modes it asks for.
 pub fn clear_umask() {
     // SAFETY: umask only changes the process's file-creation mask.
@@ -202,7 +298,7 @@ pub fn sleep_ns(ns: u64) {
         if unsafe { libc::nanosleep(&req, &mut rem) } == 0 {
             return;
         }
-        if std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
+        if std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) || signal_pending() {
             return;
         }
         req = rem;
@@ -244,7 +340,7 @@ pub fn read(fd: i32, buf: &mut [u8]) -> i64 {
             let mut p = libc::pollfd { fd, events: libc::POLLIN, revents: 0 };
             // SAFETY: one valid pollfd.
             unsafe { libc::poll(&mut p, 1, -1) };
-        } else if e != libc::EINTR {
+        } else if e != libc::EINTR || signal_pending() {
             return -(e as i64);
         }
     }
@@ -346,7 +442,7 @@ pub fn poll(events: [u16; 3], timeout_ms: i32) -> [u16; 3] {
     loop {
         // SAFETY: fds is a valid array of fds.len() pollfds.
         let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout_ms) };
-        if n >= 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
+        if n >= 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) || signal_pending() {
             break;
         }
     }

@@ -220,6 +220,7 @@ fn run(cli: &Cli, t0: Instant) -> Result<Never, Refusal> {
     boot.version = abi::hc::ABI_VERSION;
     boot.flags = if cli.verbose { FLAG_VERBOSE } else { 0 } | if cli.trace { FLAG_TRACE } else { 0 };
     boot.mem_size = mem.size();
+    boot.sigmask = host::inherited_sigmask();
     (boot.localtime, boot.localtime_len) = localtime.unwrap_or((0, 0));
     boot.mem_usable = vm.ram.usable;
     boot.free_start = free_start;
@@ -276,13 +277,11 @@ fn run(cli: &Cli, t0: Instant) -> Result<Never, Refusal> {
         .copy_from_slice(boot_bytes);
 
     if let Some(secs) = std::env::var("UK_RUN_DEBUG_TIMEOUT").ok().and_then(|s| s.parse().ok()) {
-        extern "C" fn wake(_: libc::c_int) {}
-        // SAFETY: installs an empty SIGALRM handler (no SA_RESTART) so that KVM_RUN returns EINTR.
-        unsafe {
-            libc::signal(libc::SIGALRM, wake as extern "C" fn(libc::c_int) as libc::sighandler_t);
-            libc::alarm(secs);
-        }
+        host::debug_timeout(secs);
     }
+    // SIGINT, SIGTERM and the like go to the program (see abi::hc::Resume).
+    host::forward_signals();
+    vm.signal_entry = (kernel.signal_entry, kernel.kstack_top);
     let t_boot = t0.elapsed();
     let t_vm = t_boot - t_layout;
     let mut exits = vm::ExitCounts::default();

@@ -54,6 +54,10 @@ pub struct KernelInfo {
     pub syscall_entry: u64,
     pub lstar_entry: u64,
     pub phys: u64,
+    /// Where a signal sent to uk-run enters the kernel, and the kernel
+    /// stack's top (see abi::hc::Resume).
+    pub signal_entry: u64,
+    pub kstack_top: u64,
 }
 
 fn prot_flags(prot: u32) -> u64 {
@@ -250,7 +254,20 @@ impl<'a> Builder<'a> {
                 .map(|s| s.st_value)
                 .ok_or_else(|| SetupError::Kernel(format!("symbol {name} missing")))
         };
-        Ok(KernelInfo { entry: elf.entry, syscall_entry: sym("uk_syscall_entry")?, lstar_entry: sym("uk_lstar_entry")?, phys: 0 })
+        let kstack = elf
+            .syms
+            .iter()
+            .find(|s| elf.strtab.get_at(s.st_name) == Some("KSTACK"))
+            .map(|s| (s.st_value + s.st_size) & !15)
+            .ok_or_else(|| SetupError::Kernel("symbol KSTACK missing".into()))?;
+        Ok(KernelInfo {
+            entry: elf.entry,
+            syscall_entry: sym("uk_syscall_entry")?,
+            lstar_entry: sym("uk_lstar_entry")?,
+            phys: 0,
+            signal_entry: sym("uk_host_signal_entry")?,
+            kstack_top: kstack,
+        })
     }
 
     /// A trampoline page: a landing sled for every syscall number, then

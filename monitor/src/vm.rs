@@ -69,6 +69,10 @@ pub struct Vm {
     pub ram: Ram,
     pub vcpu: VcpuFd,
     pub tsc_khz: u64,
+    /// Where a signal sent to uk-run enters the kernel (see abi::hc::Resume).
+    pub signal_entry: (u64, u64),
+    /// The program's registers while the kernel deals with such a signal.
+    interrupted: Option<kvm_regs>,
 }
 
 const CR0_PE: u64 = 1;
@@ -239,7 +243,7 @@ impl Vm {
         let regs = kvm_regs { rip: entry, rdi: boot_info, rflags: 0x2 | (3 << 12), ..Default::default() };
         vcpu.set_regs(&regs).map_err(|e| VmError::Kvm("KVM_SET_REGS", e))?;
         let tsc_khz = vcpu.get_tsc_khz().map_err(|e| VmError::Kvm("KVM_GET_TSC_KHZ", e))? as u64;
-        Ok(Vm { vm, ram, vcpu, tsc_khz })
+        Ok(Vm { vm, ram, vcpu, tsc_khz, signal_entry: (0, 0), interrupted: None })
     }
 
     /// The vCPU's CPUID table as KVM now answers it (with the bits that
@@ -302,6 +306,29 @@ impl Vm {
         out
     }
 
+    /// Whether a signal sent to uk-run still waits in guest memory for the kernel.
+    fn signal_waiting(&self, mem: &GuestMemory) -> bool {
+        self.interrupted.is_none() && mem.read::<u32>(GuestPhys(BOOT_INFO_PHYS + abi::boot::HOST_SIGNAL_OFFSET)).is_ok_and(|s| s != 0)
+    }
+
+    /// The program was stopped with a signal waiting: if it is running its
+    /// own code (not the kernel's, not a trampoline), start the kernel's
+    /// signal entry on the kernel stack; else look again a little later.
+    fn enter_for_signal(&mut self, mem: &GuestMemory) -> Result<(), VmError> {
+        let r = self.vcpu.get_regs().map_err(|e| VmError::Kvm("KVM_GET_REGS", e))?;
+        let in_trampoline = r.rip < PAGE_SIZE || CPUID_TRAMPOLINES.iter().any(|&t| (t..t + PAGE_SIZE).contains(&r.rip));
+        if r.rip >= USER_END || in_trampoline || self.signal_entry.0 == 0 {
+            host::recheck_soon();
+            return Ok(());
+        }
+        let sig: u32 = mem.read(GuestPhys(BOOT_INFO_PHYS + abi::boot::HOST_SIGNAL_OFFSET))?;
+        let (entry, stack) = self.signal_entry;
+        let k = kvm_regs { rip: entry, rsp: stack, rdi: sig as u64, rflags: r.rflags, ..Default::default() };
+        self.vcpu.set_regs(&k).map_err(|e| VmError::Kvm("KVM_SET_REGS", e))?;
+        self.interrupted = Some(r);
+        Ok(())
+    }
+
     /// The guest's TSC now (it runs at tsc_khz).
     pub fn guest_tsc(&self) -> Result<u64, VmError> {
         let mut m = Msrs::from_entries(&[kvm_msr_entry { index: MSR_TSC, ..Default::default() }]).expect("one MSR");
@@ -313,8 +340,18 @@ impl Vm {
     /// shared directories and the host files the guest opened).
     pub fn run(&mut self, mem: &mut GuestMemory, files: &mut Files, exits: &mut ExitCounts) -> Result<Outcome, VmError> {
         loop {
-            let exit = match self.vcpu.run() {
-                Ok(e) => e,
+            // A signal sent to uk-run goes to the program: the kernel takes
+            // it at the end of a syscall, or is started for it below.
+            let sig = host::take_signal();
+            if sig != 0 {
+                mem.write(GuestPhys(BOOT_INFO_PHYS + abi::boot::HOST_SIGNAL_OFFSET), &(sig as u32))?;
+                host::recheck_soon();
+            }
+            let step = match self.vcpu.run() {
+                Ok(e) => Some(e),
+                // Stopped by a signal sent to uk-run (or the timer that looks
+                // whether the guest has taken it): see below.
+                Err(e) if e.errno() == libc::EINTR && !host::debug_timeout_fired() => None,
                 Err(e) if e.errno() == libc::EINTR => {
                     let r = self.vcpu.get_regs().ok();
                     if let Some(r) = r {
@@ -330,6 +367,12 @@ impl Vm {
                     )));
                 }
                 Err(e) => return Err(VmError::Kvm("KVM_RUN", e)),
+            };
+            let Some(exit) = step else {
+                if self.signal_waiting(mem) {
+                    self.enter_for_signal(mem)?;
+                }
+                continue;
             };
             match exit {
                 VcpuExit::MmioWrite(addr, data) if Port::from_doorbell(addr).is_some() => {
@@ -396,6 +439,10 @@ impl Vm {
                     monotonic_ns: host::clock_ns(libc::CLOCK_MONOTONIC),
                 };
                 mem.write(gpa, &a)?;
+            }
+            Port::Resume => {
+                let r = self.interrupted.take().ok_or_else(|| VmError::BadHypercall("resume without a signal".into()))?;
+                self.vcpu.set_regs(&r).map_err(|e| VmError::Kvm("KVM_SET_REGS", e))?;
             }
             Port::Tty => {
                 let mut a: hc::Tty = mem.read(gpa)?;

@@ -108,7 +108,7 @@ impl Process {
             fds,
             vfs: crate::vfs::Vfs::new(shares, b.uid, b.gid, boot_ns, localtime),
             mm: Mm::new(regions, b.brk_start),
-            signals: Signals::default(),
+            signals: Signals { mask: b.sigmask & !crate::signal::UNBLOCKABLE, ..Signals::default() },
             rlimits,
             clear_child_tid: 0,
             robust_list: (0, 0),

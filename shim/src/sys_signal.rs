@@ -85,6 +85,13 @@ pub fn sigaltstack<P: Platform>(proc: &mut Process, p: &mut P, ss: u64, old: u64
     Ok(0)
 }
 
+/// A signal sent to uk-run from outside: the program gets it as from kill(2),
+/// now (it ends the program, unless ignored or blocked).
+pub fn host_signal<P: Platform>(proc: &mut Process, p: &mut P, signal: u64) {
+    let _ = send(proc, signal);
+    deliver_pending(proc, p);
+}
+
 /// Marks `signal` pending for the process (delivery happens on the way out
 /// of the syscall).
 fn send(proc: &mut Process, signal: u64) -> SysResult {

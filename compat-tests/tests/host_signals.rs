@@ -1,0 +1,84 @@
+//! Signals sent to uk-run itself (SIGTERM, SIGINT) go to the program: it
+//! ends as a native program would, by the same signal, and nothing it wrote
+//! is lost: its buffered output, and what it wrote through a MAP_SHARED
+//! mapping. An ignored signal lets it finish.
+
+use compat_tests::{build_c, TempDir, Toolchain, UkRun};
+use std::io::Read;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Runs `hostsig MODE` under uk-run, sends `signal` once it is ready, and
+/// returns (wait status, stdout, shared.txt's first 27 bytes).
+fn run(toolchain: Toolchain, mode: &str, signal: i32) -> Option<(std::process::ExitStatus, String, String)> {
+    let uk = UkRun::for_guest("host_signals")?;
+    let prog = build_c("hostsig", toolchain);
+    let dir = TempDir::new(&format!("hostsig-{mode}"));
+    let mut cmd = Command::new(uk.path());
+    // SAFETY: between fork and exec, only async-signal-safe calls: the
+    // program starts with no signal blocked, whatever the test harness blocks.
+    unsafe {
+        cmd.pre_exec(|| {
+            let mut set: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut set);
+            libc::sigprocmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
+            Ok(())
+        });
+    }
+    let mut child = cmd
+        .arg(&prog)
+        .arg(mode)
+        .current_dir(dir.path())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait for "ready": the program has written what must not be lost.
+    let start = Instant::now();
+    while !dir.path().join("ready").exists() {
+        assert!(start.elapsed() < Duration::from_secs(30), "the program never got ready");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    std::thread::sleep(Duration::from_millis(50));
+    // SAFETY: kill only sends a signal to our own child.
+    unsafe { libc::kill(child.id() as i32, signal) };
+    let start = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(start.elapsed() < Duration::from_secs(30), "uk-run did not end after signal {signal}");
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let mut out = String::new();
+    child.stdout.take().unwrap().read_to_string(&mut out).unwrap();
+    let shared = std::fs::read(dir.path().join("shared.txt")).unwrap();
+    Some((status, out, String::from_utf8_lossy(&shared[..27]).into_owned()))
+}
+
+#[test]
+fn sigterm_while_running_ends_it_with_nothing_lost() {
+    for tc in [Toolchain::Gcc, Toolchain::Musl] {
+        let Some((status, out, shared)) = run(tc, "spin", libc::SIGTERM) else { return };
+        assert_eq!(status.signal(), Some(libc::SIGTERM), "{tc:?}: {status:?}");
+        assert_eq!(out, "partial line without newline", "{tc:?}");
+        assert_eq!(shared, "written through the mapping", "{tc:?}");
+    }
+}
+
+#[test]
+fn sigint_while_reading_stdin_ends_it_with_nothing_lost() {
+    let Some((status, out, shared)) = run(Toolchain::Gcc, "read", libc::SIGINT) else { return };
+    assert_eq!(status.signal(), Some(libc::SIGINT), "{status:?}");
+    assert_eq!(out, "partial line without newline");
+    assert_eq!(shared, "written through the mapping");
+}
+
+#[test]
+fn an_ignored_signal_lets_it_finish() {
+    let Some((status, out, _)) = run(Toolchain::Musl, "ignore", libc::SIGTERM) else { return };
+    assert_eq!(status.code(), Some(0), "{status:?}");
+    assert_eq!(out, "partial line without newline ... finished\n");
+}
