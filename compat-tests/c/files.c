@@ -2469,7 +2469,7 @@ static const struct pending_group pending_groups[] = {
     {"p-ftruncate", 0, pend_ftruncate},
     {"p-getfl-largefile", 0, pend_getfl_largefile},
     {"p-setfl-shared", 0, pend_setfl_shared},
-    {"p-append-fcntl", DIFF_CWD, pend_append_fcntl},
+    {"p-append-fcntl", 0, pend_append_fcntl},
     {"p-preadv", 0, pend_preadv},
     {"p-removed-dir", DIFF_CWD | DIFF_TMP, pend_removed_dir},
     {"p-umask0", 0, pend_umask0},

@@ -179,7 +179,9 @@ pub fn openat<P: Platform>(proc: &mut Process, p: &mut P, dirfd: u64, path: u64,
         }
         Loc::Share { share, rel } => {
             let mut c = call(FileOp::Open);
-            c.flags = flags & !O_CLOEXEC;
+            // Appends are the guest's (at the end fstat gives): F_SETFL can
+            // take O_APPEND away, which the host descriptor could not follow.
+            c.flags = flags & !(O_CLOEXEC | O_APPEND);
             c.mode = mode;
             let (r, c) = on_path(p, c, share, &rel, FileData::None);
             let handle = r? as u32;
