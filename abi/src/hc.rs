@@ -293,6 +293,10 @@ pub enum FileOp {
     /// `ls -l` would otherwise ask one stat at a time. A stat that failed
     /// has st_mode 0.
     GetdentsStat = 24,
+    /// The path, relative to the share's root, of what `path` names with
+    /// its symlinks resolved (into buf; `ret` = its length): getcwd after a
+    /// chdir through a symlink shows the real directory, as on Linux.
+    Realpath = 25,
 }
 
 /// See [`FileOp::Sendfile`].
@@ -336,7 +340,7 @@ impl FileOp {
         use FileOp::*;
         [
             Open, Close, Read, Write, Fstat, Stat, Getdents, Seek, Mkdir, Unlink, Rename, Link, Symlink, Readlink,
-            Chmod, Chown, Utimens, Truncate, Fsync, Access, Fallocate, Statfs, Sendfile, GetdentsStat,
+            Chmod, Chown, Utimens, Truncate, Fsync, Access, Fallocate, Statfs, Sendfile, GetdentsStat, Realpath,
         ]
         .into_iter()
         .find(|o| *o as u32 == v)

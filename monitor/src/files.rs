@@ -514,6 +514,7 @@ impl Files {
                 // host refuses one not open for writing: EBADF).
                 sys(|| unsafe { libc::fallocate(fd, a.flags as i32, a.offset, len) } as i64)
             }
+            FileOp::Realpath => self.realpath(mem, a),
             FileOp::Statfs => {
                 let s = self.share(a.share)?;
                 if a.len < STATFS_SIZE {
@@ -827,6 +828,22 @@ impl Files {
         let fd = Self::object(s, &path, a.flags as i32 & libc::AT_SYMLINK_NOFOLLOW != 0)?;
         a.stat = host::stat_from(&fstat(fd.as_fd())?);
         Ok(0)
+    }
+
+    fn realpath(&self, mem: &mut GuestMemory, a: &File) -> R<i64> {
+        let (s, path) = self.share_path(mem, a)?;
+        let fd = Self::object(s, &path, false)?;
+        let real = |fd: i32| std::fs::read_link(format!("/proc/self/fd/{fd}")).map_err(|e| Fail::Errno(e.raw_os_error().unwrap_or(libc::EIO)));
+        let (root, target) = (real(s.dir.as_raw_fd())?, real(fd.as_raw_fd())?);
+        // Beneath the share, as openat2 resolved it.
+        let rel = target.strip_prefix(&root).map_err(|_| Fail::Errno(libc::EACCES))?;
+        let rel = rel.as_os_str().as_bytes();
+        let buf = mem.slice_mut(a.buf, a.len.min(MAX_IO))?;
+        if rel.len() > buf.len() {
+            return err(libc::ENAMETOOLONG);
+        }
+        buf[..rel.len()].copy_from_slice(rel);
+        Ok(rel.len() as i64)
     }
 
     fn readlink(&self, mem: &mut GuestMemory, a: &File) -> R<i64> {

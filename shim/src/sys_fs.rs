@@ -720,7 +720,22 @@ pub fn chdir<P: Platform>(proc: &mut Process, p: &mut P, path: u64) -> SysResult
     if !is_dir_loc(proc, p, &loc)? {
         return Err(Errno::ENOTDIR);
     }
-    proc.cwd = join(&comps);
+    proc.cwd = match &loc {
+        // Linux's working directory is where the symlinks led.
+        Loc::Share { share, rel } => {
+            let mut real = alloc::vec![0u8; PATH_MAX];
+            let n = on_path(p, call(FileOp::Realpath), *share, rel, FileData::Out(&mut real)).0? as usize;
+            let mut path = join(&proc.vfs.shares[*share as usize].at);
+            if n > 0 {
+                if path != b"/" {
+                    path.push(b'/');
+                }
+                path.extend_from_slice(&real[..n]);
+            }
+            path
+        }
+        _ => join(&comps),
+    };
     Ok(0)
 }
 
