@@ -211,6 +211,81 @@ struct ShareDir {
     guest: Vec<u8>,
 }
 
+impl ShareDir {
+    /// Opens `path` beneath the share. A symlink on the way that openat2
+    /// will not follow (absolute, or climbing out) is followed here when it
+    /// leads back into the share, as the guest sees the share at `guest`;
+    /// anywhere else answers EACCES.
+    fn open(&self, path: &GuestPath, flags: i32, mode: u32) -> R<OwnedFd> {
+        match open_beneath(self.dir.as_fd(), &path.c(), flags, mode) {
+            Err(Fail::Errno(libc::EXDEV)) => {
+                let real = self.canonical(&path.0, flags & libc::O_NOFOLLOW == 0)?;
+                match open_beneath(self.dir.as_fd(), &GuestPath(real).c(), flags, mode) {
+                    Err(Fail::Errno(libc::EXDEV)) => err(libc::EACCES),
+                    r => r,
+                }
+            }
+            r => r,
+        }
+    }
+
+    /// `path` with its symlinks resolved, relative to the share's root;
+    /// the last component's only if `follow_last`.
+    fn canonical(&self, path: &[u8], follow_last: bool) -> R<Vec<u8>> {
+        let mut done: Vec<Vec<u8>> = Vec::new();
+        let mut todo: std::collections::VecDeque<Vec<u8>> = path.split(|&b| b == b'/').map(|c| c.to_vec()).collect();
+        let mut links = 0;
+        while let Some(c) = todo.pop_front() {
+            match c.as_slice() {
+                b"" | b"." => continue,
+                b".." => {
+                    if done.pop().is_none() {
+                        return err(libc::EACCES);
+                    }
+                    continue;
+                }
+                _ => {}
+            }
+            let last = todo.iter().all(|t| t.is_empty() || t == b".");
+            // The directory so far holds no symlink: openat2 opens it.
+            let dir = open_beneath(self.dir.as_fd(), &GuestPath(done.join(&b'/')).c(), libc::O_PATH | libc::O_DIRECTORY, 0)?;
+            let name = c_bytes(&c);
+            let st = match lstat_at(dir.as_fd(), &name)? {
+                Some(st) => st,
+                None if last => {
+                    done.push(c);
+                    continue;
+                }
+                None => return err(libc::ENOENT),
+            };
+            if !is(&st, libc::S_IFLNK) || (last && !follow_last) {
+                done.push(c);
+                continue;
+            }
+            links += 1;
+            if links > 40 {
+                return err(libc::ELOOP);
+            }
+            let mut target = vec![0u8; 4096];
+            // SAFETY: target is a buffer of its length; name is one component of dir.
+            let n = sys(|| unsafe { libc::readlinkat(dir.as_raw_fd(), name.as_ptr(), target.as_mut_ptr() as *mut libc::c_char, target.len()) } as i64)? as usize;
+            target.truncate(n);
+            let mut rest: std::collections::VecDeque<Vec<u8>> = target.split(|&b| b == b'/').map(|c| c.to_vec()).collect();
+            if target.first() == Some(&b'/') {
+                // A guest path: into this share, or nowhere it can reach.
+                let inside = target.strip_prefix(self.guest.as_slice()).filter(|r| r.is_empty() || r[0] == b'/');
+                let Some(r) = inside else { return err(libc::EACCES) };
+                done.clear();
+                rest = r.split(|&b| b == b'/').map(|c| c.to_vec()).collect();
+            }
+            while let Some(t) = rest.pop_back() {
+                todo.push_front(t);
+            }
+        }
+        Ok(done.join(&b'/'))
+    }
+}
+
 struct Handle {
     fd: OwnedFd,
     share: u32,
@@ -269,7 +344,7 @@ struct OpenHow {
 }
 
 /// openat2 beneath `dir`: the one way a guest path is resolved. An escape
-/// (EXDEV) answers EACCES.
+/// answers EXDEV (see ShareDir::open).
 fn open_beneath(dir: BorrowedFd, path: &CStr, flags: i32, mode: u32) -> R<OwnedFd> {
     // openat2 refuses O_PATH with any flag but O_DIRECTORY, O_NOFOLLOW, O_CLOEXEC.
     let noctty = if flags & libc::O_PATH == 0 { libc::O_NOCTTY } else { 0 };
@@ -291,7 +366,6 @@ fn open_beneath(dir: BorrowedFd, path: &CStr, flags: i32, mode: u32) -> R<OwnedF
         }
         match last_errno() {
             libc::EAGAIN | libc::EINTR => continue,
-            libc::EXDEV => return err(libc::EACCES),
             e => return err(e),
         }
     }
@@ -579,7 +653,7 @@ impl Files {
     /// `nofollow`).
     fn object(s: &ShareDir, path: &GuestPath, nofollow: bool) -> R<OwnedFd> {
         let flags = libc::O_PATH | if nofollow { libc::O_NOFOLLOW } else { 0 };
-        open_beneath(s.dir.as_fd(), &path.c(), flags, 0)
+        s.open(path, flags, 0)
     }
 
     /// Splits `path` into its opened directory and last component.
@@ -592,7 +666,7 @@ impl Files {
             Some(i) => (&trimmed[..i], &trimmed[i + 1..]),
             None => (b"", trimmed),
         };
-        let dir = open_beneath(s.dir.as_fd(), &GuestPath(dir.to_vec()).c(), libc::O_PATH | libc::O_DIRECTORY, 0)?;
+        let dir = s.open(&GuestPath(dir.to_vec()), libc::O_PATH | libc::O_DIRECTORY, 0)?;
         let last = match name {
             b"" => Last::Root,
             b"." => Last::Dot,
@@ -647,7 +721,7 @@ impl Files {
             // Unreachable by the checks above; never let a write through.
             return err(libc::EROFS);
         }
-        let fd = open_beneath(s.dir.as_fd(), &path.c(), host_flags, mode)?;
+        let fd = s.open(&path, host_flags, mode)?;
         // The guest needs the kind of file it opened: saves it a Fstat call.
         a.stat = host::stat_from(&fstat(fd.as_fd())?);
         let share = a.share;
@@ -664,7 +738,7 @@ impl Files {
         // O_CREAT|O_EXCL does not follow a final symlink.
         let nofollow = flags & libc::O_NOFOLLOW != 0 || excl;
         let probe = libc::O_PATH | (flags & libc::O_DIRECTORY) | if nofollow { libc::O_NOFOLLOW } else { 0 };
-        let fd = match open_beneath(s.dir.as_fd(), &path.c(), probe, 0) {
+        let fd = match s.open(path, probe, 0) {
             Ok(fd) => fd,
             Err(Fail::Errno(libc::ENOENT)) if creat => {
                 // Missing: the parent's own errors first, then what creating would say.
@@ -963,7 +1037,7 @@ impl Files {
         if s.read_only {
             return err(libc::EROFS);
         }
-        let fd = open_beneath(s.dir.as_fd(), &path.c(), libc::O_WRONLY | libc::O_NONBLOCK, 0)?;
+        let fd = s.open(&path, libc::O_WRONLY | libc::O_NONBLOCK, 0)?;
         // SAFETY: ftruncate changes only the size of the file just opened.
         sys(|| unsafe { libc::ftruncate(fd.as_raw_fd(), a.offset) } as i64)
     }
