@@ -61,10 +61,15 @@ fn symlinks_do_not_leave_the_share() {
         assert_ne!(r.status, compat_tests::Status::Exited(0), "wrote through {target}");
     }
     assert_eq!(fs::read(&secret).unwrap(), b"top secret\n");
-    // Inside the share, symlinks work.
+    // Inside the share, symlinks work: relative ones, and absolute ones that
+    // lead back into it (the share is at the same path in the guest).
     symlink("ok.txt", work.join("good")).unwrap();
-    let r = uk(&u, &work, &[], &["cat", "good"]);
-    assert_eq!((r.status, r.stdout), (compat_tests::Status::Exited(0), b"fine\n".to_vec()));
+    symlink(work.join("ok.txt"), work.join("absin")).unwrap();
+    symlink("d/../ok.txt", work.join("around")).unwrap();
+    for link in ["good", "absin", "around"] {
+        let r = uk(&u, &work, &[], &["cat", link]);
+        assert_eq!((r.status, r.stdout), (compat_tests::Status::Exited(0), b"fine\n".to_vec()), "cat {link}");
+    }
 }
 
 #[test]
