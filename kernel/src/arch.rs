@@ -327,6 +327,9 @@ uk_host_signal_entry:
     handler = sym crate::uk_host_signal,
 );
 
+// Entry points the monitor finds by name in the kernel ELF (nothing in the
+// kernel calls them).
+#[allow(dead_code)]
 extern "C" {
     pub fn uk_host_signal_entry();
     fn uk_copy_user(dst: *mut u8, src: *const u8, n: usize) -> u64;

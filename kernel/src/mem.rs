@@ -79,7 +79,7 @@ impl Memory {
         crate::hypercall::flush_tlb();
         self.flushes += 1;
         self.gen = (self.gen + 1) & 0x7ff;
-        let (head, tail) = core::mem::replace(&mut self.dirty, (0, 0));
+        let (head, tail) = core::mem::take(&mut self.dirty);
         if head != 0 {
             write_entry(tail, 0, self.free);
             self.free = head;

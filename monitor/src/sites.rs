@@ -69,7 +69,7 @@ fn holds(code: &[Code<'_>], site: u64, insn: [u8; 2]) -> bool {
 
 /// Cache file: the number of syscall sites, the syscall sites, the cpuid sites (u64 LE each).
 fn decode_entry(bytes: &[u8], code: &[Code<'_>]) -> Option<loader::Sites> {
-    if bytes.len() % 8 != 0 || bytes.len() < 8 {
+    if !bytes.len().is_multiple_of(8) || bytes.len() < 8 {
         return None;
     }
     let words: Vec<u64> = bytes.chunks_exact(8).map(|c| u64::from_le_bytes(c.try_into().expect("8 bytes"))).collect();

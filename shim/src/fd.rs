@@ -65,6 +65,9 @@ impl Drop for OpenFile {
     }
 }
 
+/// A directory listing: (inode, d_type, name) per entry.
+pub type Listing = Vec<(u64, u8, Vec<u8>)>;
+
 /// An open file description: dup'd descriptors share it (and its position).
 #[derive(Debug)]
 pub struct OpenFile {
@@ -79,7 +82,7 @@ pub struct OpenFile {
     pub ahead_gen: Cell<u64>,
     /// An in-memory directory's entries as the listing started: entries
     /// made while a program reads it do not shift it (nor come twice).
-    pub listing: RefCell<Option<Vec<(u64, u8, Vec<u8>)>>>,
+    pub listing: RefCell<Option<Listing>>,
 }
 
 impl OpenFile {
@@ -92,7 +95,7 @@ impl OpenFile {
 #[derive(Debug, Clone)]
 pub enum Object {
     /// One of the host's stdio descriptors, shared through the monitor.
-    HostStdio { host_fd: u32, info: StdioInfo },
+    HostStdio { host_fd: u32, info: alloc::boxed::Box<StdioInfo> },
     File(Rc<OpenFile>),
 }
 
@@ -175,7 +178,7 @@ mod tests {
 
     fn entry() -> Entry {
         Entry {
-            object: Object::HostStdio { host_fd: 1, info: StdioInfo::default() },
+            object: Object::HostStdio { host_fd: 1, info: alloc::boxed::Box::default() },
             cloexec: false,
             status: 1,
         }

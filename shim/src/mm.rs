@@ -108,7 +108,7 @@ impl Mm {
 
     /// Whether a user range is well formed.
     pub fn valid_range(start: u64, len: u64) -> bool {
-        start % PAGE_SIZE == 0 && len > 0 && page_up(len) >= len && start.checked_add(page_up(len)).is_some_and(|e| e <= USER_END)
+        start.is_multiple_of(PAGE_SIZE) && len > 0 && page_up(len) >= len && start.checked_add(page_up(len)).is_some_and(|e| e <= USER_END)
     }
 }
 

@@ -73,7 +73,7 @@ impl Process {
         for (fd, info) in b.stdio.iter().enumerate() {
             if info.open != 0 {
                 let e = Entry {
-                    object: Object::HostStdio { host_fd: fd as u32, info: *info },
+                    object: Object::HostStdio { host_fd: fd as u32, info: alloc::boxed::Box::new(*info) },
                     cloexec: false,
                     status: info.status_flags,
                 };

@@ -108,7 +108,7 @@ fn replace<P: Platform>(proc: &mut Process, p: &mut P, dirfd: u64, path: u64, ar
         .iter()
         .map(|&(start, end)| UserRegion { start, end, prot: PROT_READ | PROT_EXEC, kind: abi::boot::REGION_TRAMPOLINE })
         .collect();
-    if let Err(e) = load(p, &image, size, &mut regions) {
+    if let Err(e) = load(p, &image, &mut regions) {
         p.warn(format_args!("execve of {} failed after the old program was gone: {e:?}", alloc::string::String::from_utf8_lossy(&exe)));
         p.kill(abi::linux::sig::SIGKILL, None);
     }
@@ -206,7 +206,7 @@ fn stage<P: Platform>(proc: &Process, p: &mut P, loc: &Loc, size: u64) -> Result
 
 /// Maps the segments from the staging area, rewrites their sites, and
 /// gives them their rights.
-fn load<P: Platform>(p: &mut P, image: &loader::Image, size: u64, regions: &mut Vec<UserRegion>) -> Result<(), Errno> {
+fn load<P: Platform>(p: &mut P, image: &loader::Image, regions: &mut Vec<UserRegion>) -> Result<(), Errno> {
     let prot_of = |s: &loader::Segment| {
         (if s.prot.read { PROT_READ } else { 0 }) | (if s.prot.write { PROT_WRITE } else { 0 }) | (if s.prot.exec { PROT_EXEC } else { 0 })
     };
@@ -225,7 +225,6 @@ fn load<P: Platform>(p: &mut P, image: &loader::Image, size: u64, regions: &mut 
     for &(lo, hi, _) in &pages {
         p.map(lo, hi - lo, PROT_READ | PROT_WRITE)?;
     }
-    let _ = size;
     let mut cpuid = Vec::new();
     for s in &image.segments {
         // The segment lies inside the file (the loader checked it).

@@ -442,8 +442,8 @@ pub fn select<P: Platform>(proc: &mut Process, p: &mut P, nfds: u64, sets: [u64;
     let mut bits = [[0u64; 16]; 3];
     for (k, &set) in sets.iter().enumerate() {
         if set != 0 {
-            for w in 0..words {
-                bits[k][w] = UserPtr(set + 8 * w as u64).read(p)?;
+            for (w, word) in bits[k].iter_mut().enumerate().take(words) {
+                *word = UserPtr(set + 8 * w as u64).read(p)?;
             }
         }
     }
@@ -472,8 +472,8 @@ pub fn select<P: Platform>(proc: &mut Process, p: &mut P, nfds: u64, sets: [u64;
     }
     for (k, &set) in sets.iter().enumerate() {
         if set != 0 {
-            for w in 0..words {
-                UserPtr(set + 8 * w as u64).write(p, &out[k][w])?;
+            for (w, word) in out[k].iter().enumerate().take(words) {
+                UserPtr(set + 8 * w as u64).write(p, word)?;
             }
         }
     }

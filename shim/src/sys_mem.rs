@@ -63,7 +63,7 @@ pub fn mmap<P: Platform>(proc: &mut Process, p: &mut P, addr: u64, len: u64, pro
     if len == 0 || len >= USER_END {
         return Err(Errno::ENOMEM);
     }
-    if off % PAGE_SIZE != 0 {
+    if !off.is_multiple_of(PAGE_SIZE) {
         return Err(Errno::EINVAL);
     }
     let file = if flags & MAP_ANONYMOUS == 0 {
@@ -88,7 +88,7 @@ pub fn mmap<P: Platform>(proc: &mut Process, p: &mut P, addr: u64, len: u64, pro
     let mm = &mut proc.mm;
     let fixed = flags & (MAP_FIXED | MAP_FIXED_NOREPLACE) != 0;
     let start = if fixed {
-        if addr % PAGE_SIZE != 0 || addr.checked_add(len).is_none_or(|e| e > USER_END) {
+        if !addr.is_multiple_of(PAGE_SIZE) || addr.checked_add(len).is_none_or(|e| e > USER_END) {
             return Err(Errno::EINVAL);
         }
         if !mm.is_free(addr, addr + len) {
@@ -179,7 +179,7 @@ pub fn msync<P: Platform>(proc: &mut Process, p: &mut P, addr: u64, len: u64, fl
     const MS_ASYNC: u64 = 1;
     const MS_INVALIDATE: u64 = 2;
     const MS_SYNC: u64 = 4;
-    if addr % PAGE_SIZE != 0 || flags & !(MS_ASYNC | MS_INVALIDATE | MS_SYNC) != 0 || flags & (MS_ASYNC | MS_SYNC) == (MS_ASYNC | MS_SYNC) {
+    if !addr.is_multiple_of(PAGE_SIZE) || flags & !(MS_ASYNC | MS_INVALIDATE | MS_SYNC) != 0 || flags & (MS_ASYNC | MS_SYNC) == (MS_ASYNC | MS_SYNC) {
         return Err(Errno::EINVAL);
     }
     let end = addr.checked_add(page_up(len)).ok_or(Errno::ENOMEM)?;
@@ -191,7 +191,7 @@ pub fn msync<P: Platform>(proc: &mut Process, p: &mut P, addr: u64, len: u64, fl
 }
 
 pub fn mprotect<P: Platform>(proc: &mut Process, p: &mut P, addr: u64, len: u64, prot: u64) -> SysResult {
-    if addr % PAGE_SIZE != 0 || prot & !(ALL_PROT | 0x0100_0000 | 0x0200_0000) != 0 {
+    if !addr.is_multiple_of(PAGE_SIZE) || prot & !(ALL_PROT | 0x0100_0000 | 0x0200_0000) != 0 {
         return Err(Errno::EINVAL);
     }
     let len = page_up(len);
@@ -211,7 +211,7 @@ pub fn mprotect<P: Platform>(proc: &mut Process, p: &mut P, addr: u64, len: u64,
 }
 
 pub fn mremap<P: Platform>(proc: &mut Process, p: &mut P, old: u64, old_len: u64, new_len: u64, flags: u64, new_addr: u64) -> SysResult {
-    if old % PAGE_SIZE != 0 || flags & !(MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP) != 0 {
+    if !old.is_multiple_of(PAGE_SIZE) || flags & !(MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP) != 0 {
         return Err(Errno::EINVAL);
     }
     if flags & MREMAP_FIXED != 0 && flags & MREMAP_MAYMOVE == 0 || flags & MREMAP_DONTUNMAP != 0 {
@@ -246,7 +246,7 @@ pub fn mremap<P: Platform>(proc: &mut Process, p: &mut P, old: u64, old_len: u64
         }
     }
     let dest = if flags & MREMAP_FIXED != 0 {
-        if new_addr % PAGE_SIZE != 0 || new_addr.checked_add(new_len).is_none_or(|e| e > USER_END) {
+        if !new_addr.is_multiple_of(PAGE_SIZE) || new_addr.checked_add(new_len).is_none_or(|e| e > USER_END) {
             return Err(Errno::EINVAL);
         }
         if new_addr < old + old_len && old < new_addr + new_len {
@@ -272,7 +272,7 @@ pub fn mremap<P: Platform>(proc: &mut Process, p: &mut P, old: u64, old_len: u64
 }
 
 pub fn madvise<P: Platform>(proc: &mut Process, p: &mut P, addr: u64, len: u64, advice: u64) -> SysResult {
-    if addr % PAGE_SIZE != 0 {
+    if !addr.is_multiple_of(PAGE_SIZE) {
         return Err(Errno::EINVAL);
     }
     let len = page_up(len);

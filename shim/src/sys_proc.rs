@@ -112,7 +112,7 @@ pub fn sched_getaffinity<P: Platform>(proc: &mut Process, p: &mut P, pid: u64, l
     if pid != 0 && pid != proc.pid as u64 {
         return Err(Errno::ESRCH);
     }
-    if len < 8 || len % 8 != 0 {
+    if len < 8 || !len.is_multiple_of(8) {
         return Err(Errno::EINVAL);
     }
     // One vCPU.
