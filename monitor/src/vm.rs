@@ -323,7 +323,8 @@ impl Vm {
         }
         let sig: u32 = mem.read(GuestPhys(BOOT_INFO_PHYS + abi::boot::HOST_SIGNAL_OFFSET))?;
         let (entry, stack) = self.signal_entry;
-        let k = kvm_regs { rip: entry, rsp: stack, rdi: sig as u64, rflags: r.rflags, ..Default::default() };
+        // The flags the kernel starts with (IOPL 3, no DF, no TF), not the program's.
+        let k = kvm_regs { rip: entry, rsp: stack, rdi: sig as u64, rflags: 0x2 | (3 << 12), ..Default::default() };
         self.vcpu.set_regs(&k).map_err(|e| VmError::Kvm("KVM_SET_REGS", e))?;
         self.interrupted = Some(r);
         Ok(())
