@@ -594,23 +594,30 @@ pub fn newfstatat<P: Platform>(proc: &mut Process, p: &mut P, dirfd: u64, path: 
     if flags & !(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH | AT_NO_AUTOMOUNT) != 0 {
         return Err(Errno::EINVAL);
     }
+    let st = stat_at(proc, p, dirfd, path, flags)?;
+    UserPtr(buf).write(p, &st).map(|_| 0)
+}
+
+/// The stat fstatat and statx report: of `path` from `dirfd`, or with an
+/// empty path and AT_EMPTY_PATH of `dirfd` itself.
+fn stat_at<P: Platform>(proc: &mut Process, p: &mut P, dirfd: u64, path: u64, flags: u64) -> Result<Stat, Errno> {
     let name = read_cstr(p, path, PATH_MAX)?;
-    let st = if name.is_empty() {
-        if flags & AT_EMPTY_PATH == 0 {
-            return Err(Errno::ENOENT);
-        }
-        if dirfd as i32 == AT_FDCWD as i32 {
-            let (loc, _) = proc.vfs.resolve(&Links(proc), &[], &proc.cwd.clone(), true)?;
-            stat_loc(proc, p, &loc, true)?
-        } else {
-            return crate::sys_io::fstat(proc, p, dirfd, buf);
-        }
-    } else {
+    if !name.is_empty() {
         let follow = flags & AT_SYMLINK_NOFOLLOW == 0;
         let (loc, _) = lookup(proc, p, dirfd, path, follow)?;
-        stat_loc(proc, p, &loc, follow)?
-    };
-    UserPtr(buf).write(p, &st).map(|_| 0)
+        return stat_loc(proc, p, &loc, follow);
+    }
+    if flags & AT_EMPTY_PATH == 0 {
+        return Err(Errno::ENOENT);
+    }
+    if dirfd as i32 == AT_FDCWD as i32 {
+        let (loc, _) = proc.vfs.resolve(&Links(proc), &[], &proc.cwd.clone(), true)?;
+        return stat_loc(proc, p, &loc, true);
+    }
+    match proc.fds.get(dirfd)?.object.clone() {
+        Object::HostStdio { info, .. } => Ok(info.stat),
+        Object::File(f) => fstat_file(proc, p, &f),
+    }
 }
 
 pub fn getdents64<P: Platform>(proc: &mut Process, p: &mut P, f: &OpenFile, buf: u64, len: u64) -> SysResult {
@@ -1457,25 +1464,7 @@ pub fn statx<P: Platform>(proc: &mut Process, p: &mut P, dirfd: u64, path: u64, 
     if flags & !(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH | AT_NO_AUTOMOUNT | AT_STATX_SYNC_TYPE) != 0 || flags & AT_STATX_SYNC_TYPE == AT_STATX_SYNC_TYPE {
         return Err(Errno::EINVAL);
     }
-    let name = read_cstr(p, path, PATH_MAX)?;
-    let st = if name.is_empty() {
-        if flags & AT_EMPTY_PATH == 0 {
-            return Err(Errno::ENOENT);
-        }
-        if dirfd as i32 == AT_FDCWD as i32 {
-            let (loc, _) = proc.vfs.resolve(&Links(proc), &[], &proc.cwd.clone(), true)?;
-            stat_loc(proc, p, &loc, true)?
-        } else {
-            match proc.fds.get(dirfd)?.object.clone() {
-                Object::HostStdio { info, .. } => info.stat,
-                Object::File(f) => fstat_file(proc, p, &f)?,
-            }
-        }
-    } else {
-        let follow = flags & AT_SYMLINK_NOFOLLOW == 0;
-        let (loc, _) = lookup(proc, p, dirfd, path, follow)?;
-        stat_loc(proc, p, &loc, follow)?
-    };
+    let st = stat_at(proc, p, dirfd, path, flags)?;
     let mut b = [0u8; 256];
     let mut put = |off: usize, bytes: &[u8]| b[off..off + bytes.len()].copy_from_slice(bytes);
     const STATX_BASIC_STATS: u32 = 0x7ff;
