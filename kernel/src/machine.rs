@@ -263,6 +263,14 @@ impl Platform for Machine {
         let _ = self.console.write(2, line.as_bytes());
     }
 
+    fn is_mapped(&self, addr: u64) -> bool {
+        self.mem.pte(addr) & abi::layout::pte::PRESENT != 0
+    }
+
+    fn protect_mapped(&mut self, addr: u64, len: u64, prot: u32) -> Result<(), Errno> {
+        self.mem.protect_pages(addr, len, prot, false)
+    }
+
     fn user_slice(&self, addr: u64, len: u64) -> Result<&[u8], Errno> {
         Self::user_range(addr, len as usize)?;
         let mut page = addr & !(PAGE_SIZE - 1);

@@ -294,6 +294,12 @@ impl Memory {
     /// flush is an exit and resets the host's shadow page tables; glibc
     /// lowers RELRO at every start.)
     pub fn protect(&mut self, va: u64, len: u64, prot: u32) -> Result<(), Errno> {
+        self.protect_pages(va, len, prot, true)
+    }
+
+    /// protect, leaving pages without frames without them (`fill` false:
+    /// for memory whose frames come on first touch).
+    pub fn protect_pages(&mut self, va: u64, len: u64, prot: u32, fill: bool) -> Result<(), Errno> {
         for page in (va..va + len).step_by(PAGE_SIZE as usize) {
             // Lowering rights inside a 2 MiB page (glibc's RELRO) keeps the
             // large page, for the reason given in map(); raising them splits it.
@@ -304,7 +310,7 @@ impl Memory {
             let e = read_entry(t, i);
             let frame = if e & (pte::PRESENT | SW_NONE) != 0 {
                 e & pte::ADDR_MASK
-            } else if prot == 0 {
+            } else if prot == 0 || !fill {
                 continue;
             } else {
                 if self.needs_flush_before_reuse(e) {

@@ -27,7 +27,12 @@ pub extern "C" fn uk_exception(f: &mut TrapFrame) {
             // A syscall's copy to or from the program: the stack grows for
             // it as for the program itself (the copy then resumes where it
             // stopped), anything else answers EFAULT.
-            if f.error_code & 1 != 0 || !grow_stack(hypercall::fault_addr()) {
+            let cr2 = if f.error_code & 1 == 0 { hypercall::fault_addr() } else { 0 };
+            let lazy = |cr2| {
+                let k = kernel();
+                shim::fault_in(&k.proc, &mut k.machine, cr2)
+            };
+            if f.error_code & 1 != 0 || !(grow_stack(cr2) || lazy(cr2)) {
                 f.rip = resume;
             }
             return;
@@ -59,7 +64,7 @@ pub extern "C" fn uk_exception(f: &mut TrapFrame) {
             return;
         }
     }
-    if f.vector == PF && f.error_code & 1 == 0 && grow_stack(cr2) {
+    if f.vector == PF && f.error_code & 1 == 0 && (grow_stack(cr2) || shim::fault_in(&k.proc, &mut k.machine, cr2)) {
         return;
     }
     let signal = match f.vector {

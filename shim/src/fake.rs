@@ -74,6 +74,17 @@ impl Platform for Fake {
         // No shares in the fake: the VFS tests use the in-memory file system.
         Err(Errno::ENOSYS)
     }
+    fn is_mapped(&self, addr: u64) -> bool {
+        self.pages.contains_key(&(addr & !4095))
+    }
+    fn protect_mapped(&mut self, addr: u64, len: u64, prot: u32) -> Result<(), Errno> {
+        for page in (addr..addr + len).step_by(4096) {
+            if let Some((_, p)) = self.pages.get_mut(&page) {
+                *p = prot;
+            }
+        }
+        Ok(())
+    }
     fn user_slice(&self, _addr: u64, _len: u64) -> Result<&[u8], Errno> {
         Err(Errno::EFAULT)
     }

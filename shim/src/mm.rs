@@ -14,6 +14,9 @@ pub enum Kind {
     Stack,
     Heap,
     Anon,
+    /// Anonymous memory whose frames come on first touch (large
+    /// MAP_NORESERVE mappings: a reservation, not a commitment).
+    Lazy,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

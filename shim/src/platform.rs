@@ -99,6 +99,11 @@ pub trait Platform {
     fn unmap(&mut self, addr: u64, len: u64);
     /// Changes the protection of a range; pages without frames get fresh ones.
     fn protect(&mut self, addr: u64, len: u64, prot: u32) -> Result<(), Errno>;
+    /// Whether the page at `addr` has a frame.
+    fn is_mapped(&self, addr: u64) -> bool;
+    /// Changes the protection of the pages of a range that have frames; the
+    /// others stay without (memory whose frames come on first touch).
+    fn protect_mapped(&mut self, addr: u64, len: u64, prot: u32) -> Result<(), Errno>;
     /// Moves the pages of [old, old+len) to [new, new+len), which is unmapped.
     fn remap(&mut self, old: u64, new: u64, len: u64);
     /// Replaces the mapped pages of a range with zeroed ones (MADV_DONTNEED).

@@ -14,6 +14,11 @@ const MAP_TYPE: u64 = 0x0f;
 const MAP_FIXED: u64 = 0x10;
 const MAP_ANONYMOUS: u64 = 0x20;
 const MAP_FIXED_NOREPLACE: u64 = 0x100000;
+const MAP_NORESERVE: u64 = 0x4000;
+/// MAP_NORESERVE mappings this large get their frames on first touch: a
+/// page fault each 2 MiB (an exit for the faulting address) instead of
+/// frames for all of it at once, which guest RAM may not even hold.
+const LAZY_MIN: u64 = 32 << 20;
 const MREMAP_MAYMOVE: u64 = 1;
 const MREMAP_FIXED: u64 = 2;
 const MREMAP_DONTUNMAP: u64 = 4;
@@ -108,6 +113,10 @@ pub fn mmap<P: Platform>(proc: &mut Process, p: &mut P, addr: u64, len: u64, pro
         }
     };
     let Some(file) = file else {
+        if flags & MAP_NORESERVE != 0 && len >= LAZY_MIN && prot != 0 {
+            mm.insert(start, Vma { end: start + len, prot: prot as u32, kind: Kind::Lazy });
+            return Ok(start);
+        }
         p.map(start, len, prot as u32)?;
         mm.insert(start, Vma { end: start + len, prot: prot as u32, kind: Kind::Anon });
         return Ok(start);
@@ -203,11 +212,36 @@ pub fn mprotect<P: Platform>(proc: &mut Process, p: &mut P, addr: u64, len: u64,
         return Err(Errno::ENOMEM);
     }
     let prot = (prot & ALL_PROT) as u32;
-    p.protect(addr, len, prot)?;
     for (s, v) in proc.mm.carve(addr, end) {
+        if v.kind == Kind::Lazy {
+            p.protect_mapped(s, v.end - s, prot)?;
+        } else {
+            p.protect(s, v.end - s, prot)?;
+        }
         proc.mm.insert(s, Vma { prot, ..v });
     }
     Ok(0)
+}
+
+/// A page fault at `addr` in memory whose frames come on first touch: maps
+/// the fault's 2 MiB block (what of it is in the area and not mapped yet).
+/// False if `addr` is not in such memory.
+pub fn fault_in<P: Platform>(proc: &Process, p: &mut P, addr: u64) -> bool {
+    const BLOCK: u64 = 2 << 20;
+    let Some((start, v)) = proc.mm.vmas.range(..=addr).next_back().map(|(s, v)| (*s, *v)) else { return false };
+    if v.kind != Kind::Lazy || addr >= v.end || v.prot == 0 {
+        return false;
+    }
+    let lo = (addr & !(BLOCK - 1)).max(start);
+    let hi = ((addr & !(BLOCK - 1)) + BLOCK).min(v.end);
+    let mut page = lo;
+    while page < hi {
+        if !p.is_mapped(page) && p.map(page, PAGE_SIZE, v.prot).is_err() {
+            return false;
+        }
+        page += PAGE_SIZE;
+    }
+    true
 }
 
 pub fn mremap<P: Platform>(proc: &mut Process, p: &mut P, old: u64, old_len: u64, new_len: u64, flags: u64, new_addr: u64) -> SysResult {
