@@ -411,3 +411,9 @@ fn statx_fallocate_copy_file_range() {
     let uk = uk_run!("statx");
     check_c(&uk, "statx", |c| c);
 }
+
+#[test]
+fn lazy_reservation_larger_than_guest_ram() {
+    let uk = uk_run!("lazy");
+    check_c(&uk, "lazy", |c| c.stdin("hello"));
+}
