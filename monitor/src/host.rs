@@ -245,6 +245,16 @@ pub fn recheck_soon() {
     unsafe { libc::setitimer(libc::ITIMER_REAL, &t, std::ptr::null_mut()) };
 }
 
+/// Maps in the pages of `bytes` (part of uk-run's own file) in one call
+/// rather than a fault per 64 KiB: the embedded kernel is ~0.4 MB.
+pub fn prefault(bytes: &[u8]) {
+    let start = bytes.as_ptr() as usize & !4095;
+    let end = bytes.as_ptr() as usize + bytes.len();
+    // SAFETY: the range covers pages of our own read-only mapping; the advice
+    // only faults them in.
+    unsafe { libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_POPULATE_READ) };
+}
+
 /// umask(0): files created for the guest get exactly the modes it asks for.
 pub fn clear_umask() {
     // SAFETY: umask only changes the process's file-creation mask.

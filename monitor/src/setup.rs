@@ -232,6 +232,7 @@ impl<'a> Builder<'a> {
 
     /// Loads the embedded kernel ELF into chunk 0 and maps the kernel window.
     pub fn load_kernel(&mut self, elf_bytes: &[u8]) -> Result<KernelInfo, SetupError> {
+        crate::host::prefault(elf_bytes);
         let bad = |m: &str| SetupError::Kernel(m.to_string());
         let elf = Elf::parse(elf_bytes).map_err(|e| SetupError::Kernel(e.to_string()))?;
         let loads: Vec<_> = elf.program_headers.iter().filter(|p| p.p_type == PT_LOAD && p.p_memsz > 0).collect();
