@@ -295,7 +295,9 @@ pub enum FileOp {
     GetdentsStat = 24,
     /// The path, relative to the share's root, of what `path` names with
     /// its symlinks resolved (into buf; `ret` = its length): getcwd after a
-    /// chdir through a symlink shows the real directory, as on Linux.
+    /// chdir through a symlink shows the real directory, as on Linux. With
+    /// `path_len` u64::MAX, of the open directory `handle`, wherever renames
+    /// have moved it (ENOENT once removed).
     Realpath = 25,
 }
 

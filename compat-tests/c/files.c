@@ -662,6 +662,8 @@ static void pend_setfl_shared(void);
 static void pend_append_fcntl(void);
 static void pend_preadv(void);
 static void pend_path_max(void);
+static void pend_removed_dir(void);
+static void pend_renamed_dir_fd(void);
 static void pend_umask0(void);
 static void pend_getdents_small(void);
 static void pend_dirs_changing(void);
@@ -712,6 +714,8 @@ static void section_errors(void)
     pending(pend_append_fcntl);
     pending(pend_preadv);
     pending(pend_path_max);
+    pending(pend_removed_dir);
+    pending(pend_renamed_dir_fd);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -2471,7 +2475,7 @@ static const struct pending_group pending_groups[] = {
     {"p-setfl-shared", 0, pend_setfl_shared},
     {"p-append-fcntl", 0, pend_append_fcntl},
     {"p-preadv", 0, pend_preadv},
-    {"p-removed-dir", DIFF_CWD | DIFF_TMP, pend_removed_dir},
+    {"p-removed-dir", DIFF_CWD, pend_removed_dir},
     {"p-umask0", 0, pend_umask0},
     {"p-getdents-small", 0, pend_getdents_small},
     {"p-dirs-changing", 0, pend_dirs_changing},
@@ -2482,7 +2486,7 @@ static const struct pending_group pending_groups[] = {
     {"p-abs-symlink", 0, pend_abs_symlink},
     {"p-link-chain40", 0, pend_link_chain40},
     {"p-link-other-dir", 0, pend_link_other_dir},
-    {"p-renamed-dir-fd", DIFF_CWD | DIFF_TMP, pend_renamed_dir_fd},
+    {"p-renamed-dir-fd", 0, pend_renamed_dir_fd},
     {"p-path-max", 0, pend_path_max},
     {"p-file-sizes", 0, pend_file_sizes},
     {"p-big-file", 0, pend_big_file},

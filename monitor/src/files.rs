@@ -905,10 +905,21 @@ impl Files {
     }
 
     fn realpath(&self, mem: &mut GuestMemory, a: &File) -> R<i64> {
-        let (s, path) = self.share_path(mem, a)?;
-        let fd = Self::object(s, &path, false)?;
         let real = |fd: i32| std::fs::read_link(format!("/proc/self/fd/{fd}")).map_err(|e| Fail::Errno(e.raw_os_error().unwrap_or(libc::EIO)));
-        let (root, target) = (real(s.dir.as_raw_fd())?, real(fd.as_raw_fd())?);
+        let (s, target) = if a.path_len == u64::MAX {
+            // Where an open directory is now (renames move it; removed: ENOENT).
+            let h = self.handle(a.handle)?;
+            let t = real(h.fd.as_raw_fd())?;
+            if t.as_os_str().as_bytes().ends_with(b" (deleted)") {
+                return err(libc::ENOENT);
+            }
+            (self.share(h.share)?, t)
+        } else {
+            let (s, path) = self.share_path(mem, a)?;
+            let fd = Self::object(s, &path, false)?;
+            (s, real(fd.as_raw_fd())?)
+        };
+        let root = real(s.dir.as_raw_fd())?;
         // Beneath the share, as openat2 resolved it.
         let rel = target.strip_prefix(&root).map_err(|_| Fail::Errno(libc::EACCES))?;
         let rel = rel.as_os_str().as_bytes();

@@ -83,11 +83,14 @@ pub struct OpenFile {
     /// An in-memory directory's entries as the listing started: entries
     /// made while a program reads it do not shift it (nor come twice).
     pub listing: RefCell<Option<Listing>>,
+    /// A directory's current path, if renames may have moved it, and the
+    /// count of renames (sys_fs::MOVES) it was found at.
+    pub moved: RefCell<Option<(u64, Vec<u8>)>>,
 }
 
 impl OpenFile {
     pub fn new(kind: FileKind, path: Vec<u8>) -> OpenFile {
-        OpenFile { kind, path, pos: Cell::new(0), ahead: RefCell::new((0, Vec::new())), ahead_gen: Cell::new(u64::MAX), listing: RefCell::new(None) }
+        OpenFile { kind, path, pos: Cell::new(0), ahead: RefCell::new((0, Vec::new())), ahead_gen: Cell::new(u64::MAX), listing: RefCell::new(None), moved: RefCell::new(None) }
     }
 }
 

@@ -28,6 +28,9 @@ pub struct Process {
     /// abi::boot::BootInfo::exe_handle).
     pub exe_handle: Option<u32>,
     pub cwd: Vec<u8>,
+    /// The working directory held open, when it is in a share: it follows
+    /// renames (see sys_fs::MOVES).
+    pub cwd_file: Option<alloc::rc::Rc<crate::fd::OpenFile>>,
     pub fds: FdTable,
     pub vfs: crate::vfs::Vfs,
     pub mm: Mm,
@@ -105,6 +108,7 @@ impl Process {
             exe: b.exe[..(b.exe_len as usize).min(b.exe.len())].to_vec(),
             exe_handle: (b.exe_handle != u32::MAX).then_some(b.exe_handle),
             cwd: b.cwd[..(b.cwd_len as usize).min(b.cwd.len())].to_vec(),
+            cwd_file: None,
             fds,
             vfs: crate::vfs::Vfs::new(shares, b.uid, b.gid, boot_ns, localtime),
             mm: Mm::new(regions, b.brk_start),

@@ -49,13 +49,58 @@ impl ProcLinks for Links<'_> {
     }
 }
 
+/// Bumped by every rename or removal the program makes: directories it
+/// holds open (descriptors, the working directory) may have moved, so their
+/// paths are asked of the monitor again (which follows the directory itself).
+static MOVES: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
+
+fn moved() {
+    MOVES.fetch_add(1, core::sync::atomic::Ordering::Relaxed);
+}
+
+/// Where an open directory of a share is now, as a guest path.
+fn dir_path<P: Platform>(proc: &Process, p: &mut P, f: &OpenFile) -> Result<Vec<u8>, Errno> {
+    if let FileKind::Mem(ino) = f.kind {
+        // In memory the tree itself says where it is now.
+        if MOVES.load(core::sync::atomic::Ordering::Relaxed) == 0 {
+            return Ok(f.path.clone());
+        }
+        return proc.vfs.path_of(ino).map(|c| join(&c)).ok_or(Errno::ENOENT);
+    }
+    let FileKind::Host { share, handle, dir: true, .. } = f.kind else { return Ok(f.path.clone()) };
+    let now = MOVES.load(core::sync::atomic::Ordering::Relaxed);
+    if now == 0 {
+        return Ok(f.path.clone());
+    }
+    if let Some((at, path)) = f.moved.borrow().as_ref() {
+        if *at == now {
+            return Ok(path.clone());
+        }
+    }
+    let _ = (share, handle);
+    let path = realpath_of(proc, p, f)?;
+    *f.moved.borrow_mut() = Some((now, path.clone()));
+    Ok(path)
+}
+
+/// The working directory's path, where renames have moved it.
+pub fn refresh_cwd<P: Platform>(proc: &mut Process, p: &mut P) -> Result<(), Errno> {
+    if let Some(f) = proc.cwd_file.clone() {
+        // Removed: it keeps the path it had (its parent is still there).
+        if let Ok(path) = dir_path(proc, p, &f) {
+            proc.cwd = path;
+        }
+    }
+    Ok(())
+}
+
 /// The directory a *at() path is relative to, as components.
-fn base(proc: &Process, dirfd: u64) -> Result<Vec<Vec<u8>>, Errno> {
+fn base<P: Platform>(proc: &Process, p: &mut P, dirfd: u64) -> Result<Vec<Vec<u8>>, Errno> {
     if dirfd as i32 == AT_FDCWD as i32 {
         return Ok(normalize(&[], &proc.cwd));
     }
     match &proc.fds.get(dirfd)?.object {
-        Object::File(f) if is_dir(proc, f) => Ok(normalize(&[], &f.path)),
+        Object::File(f) if is_dir(proc, f) => Ok(normalize(&[], &dir_path(proc, p, f)?)),
         _ => Err(Errno::ENOTDIR),
     }
 }
@@ -74,11 +119,34 @@ fn is_dir(proc: &Process, f: &OpenFile) -> bool {
 }
 
 /// Resolves a path already read from the program.
-pub fn resolve<P: Platform>(proc: &Process, _p: &P, dirfd: u64, name: &[u8], follow: bool) -> Result<(Loc, Vec<Vec<u8>>), Errno> {
+pub fn resolve<P: Platform>(proc: &mut Process, p: &mut P, dirfd: u64, name: &[u8], follow: bool) -> Result<(Loc, Vec<Vec<u8>>), Errno> {
     if name.is_empty() {
         return Err(Errno::ENOENT);
     }
-    let base = if name[0] == b'/' { Vec::new() } else { base(proc, dirfd)? };
+    // "." of an in-memory directory held open is that directory, even
+    // removed (Linux resolves it by the directory, not its path).
+    if name[0] != b'/' && name.split(|&c| c == b'/').all(|c| c.is_empty() || c == b".") {
+        let held = if dirfd as i32 == AT_FDCWD as i32 {
+            proc.cwd_file.clone()
+        } else {
+            match &proc.fds.get(dirfd)?.object {
+                Object::File(f) => Some(f.clone()),
+                Object::HostStdio { .. } => None,
+            }
+        };
+        if let Some(FileKind::Mem(ino)) = held.as_ref().map(|f| f.kind.clone()) {
+            let path = held.map(|f| f.path.clone()).unwrap_or_default();
+            return Ok((Loc::Mem(ino), normalize(&[], &path)));
+        }
+    }
+    let base = if name[0] == b'/' {
+        Vec::new()
+    } else {
+        if dirfd as i32 == AT_FDCWD as i32 {
+            refresh_cwd(proc, p)?;
+        }
+        base(proc, p, dirfd)?
+    };
     proc.vfs.resolve(&Links(proc), &base, name, follow)
 }
 
@@ -88,13 +156,9 @@ pub fn stat_of<P: Platform>(proc: &Process, p: &mut P, loc: &Loc) -> Result<Stat
 }
 
 /// Reads a path argument and resolves it.
-fn lookup<P: Platform>(proc: &Process, p: &P, dirfd: u64, path: u64, follow: bool) -> Result<(Loc, Vec<Vec<u8>>), Errno> {
+fn lookup<P: Platform>(proc: &mut Process, p: &mut P, dirfd: u64, path: u64, follow: bool) -> Result<(Loc, Vec<Vec<u8>>), Errno> {
     let name = read_cstr(p, path, PATH_MAX)?;
-    if name.is_empty() {
-        return Err(Errno::ENOENT);
-    }
-    let (base, name) = if name[0] == b'/' { (Vec::new(), name) } else { (base(proc, dirfd)?, name) };
-    proc.vfs.resolve(&Links(proc), &base, &name, follow)
+    resolve(proc, p, dirfd, &name, follow)
 }
 
 fn call(op: FileOp) -> File {
@@ -127,10 +191,15 @@ fn now<P: Platform>(p: &mut P) -> u64 {
 /// Releases what a descriptor held once no descriptor holds it.
 pub fn release<P: Platform>(p: &mut P, e: Option<Entry>) {
     if let Some(Entry { object: Object::File(f), .. }) = e {
-        if let Ok(f) = Rc::try_unwrap(f) {
-            if let FileKind::Host { handle, .. } = f.kind {
-                let _ = on_handle(p, call(FileOp::Close), handle, FileData::None);
-            }
+        release_file(p, f);
+    }
+}
+
+/// Closes a host file once nothing (descriptor, working directory) holds it.
+fn release_file<P: Platform>(p: &mut P, f: Rc<OpenFile>) {
+    if let Ok(f) = Rc::try_unwrap(f) {
+        if let FileKind::Host { handle, .. } = f.kind {
+            let _ = on_handle(p, call(FileOp::Close), handle, FileData::None);
         }
     }
 }
@@ -671,6 +740,9 @@ pub fn getdents64<P: Platform>(proc: &mut Process, p: &mut P, f: &OpenFile, buf:
                     FileKind::Mem(ino) => {
                         let node = &proc.vfs.nodes[ino];
                         let NodeKind::Dir(m) = &node.kind else { return Err(Errno::ENOTDIR) };
+                        if ino != 0 && node.nlink == 0 {
+                            return Err(Errno::ENOENT);
+                        }
                         entries.extend([(ino as u64 + 1, 4, b".".to_vec()), (node.parent as u64 + 1, 4, b"..".to_vec())]);
                         for (name, &child) in m {
                             let t = match proc.vfs.nodes[child].kind {
@@ -724,35 +796,69 @@ fn is_dir_loc<P: Platform>(proc: &Process, p: &mut P, loc: &Loc) -> Result<bool,
 
 pub fn chdir<P: Platform>(proc: &mut Process, p: &mut P, path: u64) -> SysResult {
     let (loc, comps) = lookup(proc, p, AT_FDCWD, path, true)?;
-    if !is_dir_loc(proc, p, &loc)? {
-        return Err(Errno::ENOTDIR);
-    }
-    proc.cwd = match &loc {
-        // Linux's working directory is where the symlinks led.
+    let held = match &loc {
         Loc::Share { share, rel } => {
-            let mut real = alloc::vec![0u8; PATH_MAX];
-            let n = on_path(p, call(FileOp::Realpath), *share, rel, FileData::Out(&mut real)).0? as usize;
-            let mut path = join(&proc.vfs.shares[*share as usize].at);
-            if n > 0 {
-                if path != b"/" {
-                    path.push(b'/');
-                }
-                path.extend_from_slice(&real[..n]);
-            }
-            path
+            // Held open, so that it follows renames as Linux's does.
+            let mut c = call(FileOp::Open);
+            c.flags = O_PATH | O_DIRECTORY;
+            let (r, _) = on_path(p, c, *share, rel, FileData::None);
+            let handle = r? as u32;
+            Some(Rc::new(OpenFile::new(FileKind::Host { share: *share, handle, dir: true, seekable: false }, join(&comps))))
         }
-        _ => join(&comps),
+        Loc::Mem(ino) if proc.vfs.nodes[*ino].is_dir() => Some(Rc::new(OpenFile::new(FileKind::Mem(*ino), join(&comps)))),
+        _ => {
+            if !is_dir_loc(proc, p, &loc)? {
+                return Err(Errno::ENOTDIR);
+            }
+            None
+        }
+    };
+    set_cwd(proc, p, held, join(&comps))
+}
+
+/// Makes `path` (held open as `held`, in a share) the working directory.
+fn set_cwd<P: Platform>(proc: &mut Process, p: &mut P, held: Option<Rc<OpenFile>>, path: Vec<u8>) -> SysResult {
+    let old = core::mem::replace(&mut proc.cwd_file, held.clone());
+    if let Some(f) = old {
+        release_file(p, f);
+    }
+    proc.cwd = match &held {
+        // Linux's working directory is where the symlinks led (a directory
+        // removed while open keeps the path it had).
+        Some(f) => {
+            *f.moved.borrow_mut() = None;
+            match f.kind {
+                FileKind::Mem(ino) => proc.vfs.path_of(ino).map(|c| join(&c)).unwrap_or(path),
+                _ => realpath_of(proc, p, f).unwrap_or(path),
+            }
+        }
+        None => path,
     };
     Ok(0)
 }
 
-pub fn fchdir(proc: &mut Process, fd: u64) -> SysResult {
-    let Object::File(f) = &proc.fds.get(fd)?.object else { return Err(Errno::ENOTDIR) };
-    if !is_dir(proc, f) {
+/// Where an open directory of a share really is (symlinks resolved), as a guest path.
+fn realpath_of<P: Platform>(proc: &Process, p: &mut P, f: &OpenFile) -> Result<Vec<u8>, Errno> {
+    let FileKind::Host { share, handle, .. } = f.kind else { return Ok(f.path.clone()) };
+    let mut real = alloc::vec![0u8; PATH_MAX];
+    let n = on_handle(p, call(FileOp::Realpath), handle, FileData::Out(&mut real)).0? as usize;
+    let mut path = join(&proc.vfs.shares[share as usize].at);
+    if n > 0 {
+        if path != b"/" {
+            path.push(b'/');
+        }
+        path.extend_from_slice(&real[..n]);
+    }
+    Ok(path)
+}
+
+pub fn fchdir<P: Platform>(proc: &mut Process, p: &mut P, fd: u64) -> SysResult {
+    let Object::File(f) = proc.fds.get(fd)?.object.clone() else { return Err(Errno::ENOTDIR) };
+    if !is_dir(proc, &f) {
         return Err(Errno::ENOTDIR);
     }
-    proc.cwd = f.path.clone();
-    Ok(0)
+    let path = f.path.clone();
+    set_cwd(proc, p, Some(f), path)
 }
 
 fn is_mount_point(proc: &Process, comps: &[Vec<u8>]) -> bool {
@@ -790,6 +896,7 @@ fn last_component<P: Platform>(p: &P, path: u64) -> Result<Vec<u8>, Errno> {
 }
 
 pub fn unlinkat<P: Platform>(proc: &mut Process, p: &mut P, dirfd: u64, path: u64, flags: u64) -> SysResult {
+    moved();
     if flags & !AT_REMOVEDIR != 0 {
         return Err(Errno::EINVAL);
     }
@@ -829,12 +936,17 @@ pub fn unlinkat<P: Platform>(proc: &mut Process, p: &mut P, dirfd: u64, path: u6
             let parent = proc.vfs.parent_of(&comps).ok_or(Errno::ENOENT)?;
             let name = comps.last().cloned().unwrap_or_default();
             proc.vfs.remove(parent, &name);
+            if rmdir {
+                // Still open somewhere, perhaps: an empty, unlinked directory.
+                proc.vfs.nodes[ino].nlink = 0;
+            }
             Ok(0)
         }
     }
 }
 
 pub fn renameat2<P: Platform>(proc: &mut Process, p: &mut P, olddir: u64, old: u64, newdir: u64, new: u64, flags: u64) -> SysResult {
+    moved();
     const RENAME_NOREPLACE: u64 = 1;
     const RENAME_EXCHANGE: u64 = 2;
     const RENAME_WHITEOUT: u64 = 4;
@@ -1109,7 +1221,7 @@ pub fn set_attr<P: Platform>(proc: &mut Process, p: &mut P, target: Result<Loc, 
 }
 
 /// The target of a path-or-descriptor call.
-pub fn target<P: Platform>(proc: &Process, p: &P, dirfd: u64, path: u64, follow: bool, empty_ok: bool) -> Result<Result<Loc, Rc<OpenFile>>, Errno> {
+pub fn target<P: Platform>(proc: &mut Process, p: &mut P, dirfd: u64, path: u64, follow: bool, empty_ok: bool) -> Result<Result<Loc, Rc<OpenFile>>, Errno> {
     if path == 0 || (empty_ok && read_cstr(p, path, PATH_MAX)?.is_empty()) {
         return match &proc.fds.get(dirfd)?.object {
             Object::File(f) => Ok(Err(f.clone())),

@@ -330,6 +330,7 @@ pub fn fstat<P: Platform>(proc: &mut Process, p: &mut P, fd: u64, buf: u64) -> S
 }
 
 pub fn getcwd<P: Platform>(proc: &mut Process, p: &mut P, buf: u64, size: u64) -> SysResult {
+    sys_fs::refresh_cwd(proc, p)?;
     let mut path = proc.cwd.clone();
     if path.is_empty() {
         path.push(b'/');

@@ -91,7 +91,7 @@ fn call<P: Platform>(proc: &mut Process, p: &mut P, s: Sysno, a: [u64; 6]) -> Sy
         Sysno::getdents64 => sys_io::getdents64(proc, p, a[0], a[1], a[2]),
         Sysno::getcwd => sys_io::getcwd(proc, p, a[0], a[1]),
         Sysno::chdir => sys_fs::chdir(proc, p, a[0]),
-        Sysno::fchdir => sys_fs::fchdir(proc, a[0]),
+        Sysno::fchdir => sys_fs::fchdir(proc, p, a[0]),
         Sysno::mkdir => sys_fs::mkdirat(proc, p, AT_FDCWD, a[0], a[1]),
         Sysno::mkdirat => sys_fs::mkdirat(proc, p, a[0], a[1], a[2]),
         Sysno::rmdir => sys_fs::unlinkat(proc, p, AT_FDCWD, a[0], 0x200),

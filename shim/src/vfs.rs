@@ -442,6 +442,19 @@ impl Vfs {
         }
     }
 
+    /// The path of an in-memory node, if it is still in the tree.
+    pub fn path_of(&self, mut ino: usize) -> Option<Vec<Vec<u8>>> {
+        let mut out = Vec::new();
+        while ino != 0 {
+            let parent = self.nodes[ino].parent;
+            let NodeKind::Dir(m) = &self.nodes[parent].kind else { return None };
+            out.push(m.iter().find(|(_, &c)| c == ino)?.0.clone());
+            ino = parent;
+        }
+        out.reverse();
+        Some(out)
+    }
+
     /// The path of an in-memory node, as components.
     pub fn comps_of(&self, mut ino: usize) -> Vec<Vec<u8>> {
         let mut out = Vec::new();
