@@ -896,7 +896,13 @@ fn last_component<P: Platform>(p: &P, path: u64) -> Result<Vec<u8>, Errno> {
 }
 
 pub fn unlinkat<P: Platform>(proc: &mut Process, p: &mut P, dirfd: u64, path: u64, flags: u64) -> SysResult {
+    // Directories held open may have moved: look for them again after this.
+    let r = unlinkat_inner(proc, p, dirfd, path, flags);
     moved();
+    r
+}
+
+fn unlinkat_inner<P: Platform>(proc: &mut Process, p: &mut P, dirfd: u64, path: u64, flags: u64) -> SysResult {
     if flags & !AT_REMOVEDIR != 0 {
         return Err(Errno::EINVAL);
     }
@@ -946,7 +952,13 @@ pub fn unlinkat<P: Platform>(proc: &mut Process, p: &mut P, dirfd: u64, path: u6
 }
 
 pub fn renameat2<P: Platform>(proc: &mut Process, p: &mut P, olddir: u64, old: u64, newdir: u64, new: u64, flags: u64) -> SysResult {
+    // Directories held open may have moved: look for them again after this.
+    let r = renameat2_inner(proc, p, olddir, old, newdir, new, flags);
     moved();
+    r
+}
+
+fn renameat2_inner<P: Platform>(proc: &mut Process, p: &mut P, olddir: u64, old: u64, newdir: u64, new: u64, flags: u64) -> SysResult {
     const RENAME_NOREPLACE: u64 = 1;
     const RENAME_EXCHANGE: u64 = 2;
     const RENAME_WHITEOUT: u64 = 4;
