@@ -234,7 +234,8 @@ pub struct GrowMemory {
 pub enum FileOp {
     /// openat(path, flags, mode): `ret` = a handle, `stat` = its fstat.
     /// O_CREAT and O_TRUNC are refused with EROFS on a read-only share, as
-    /// are writable modes.
+    /// are writable modes. With `path_len` u64::MAX, open(".") of the open
+    /// directory `handle`, read-only: the directory itself, even removed.
     Open = 1,
     /// close(handle).
     Close = 2,

@@ -2475,7 +2475,7 @@ static const struct pending_group pending_groups[] = {
     {"p-setfl-shared", 0, pend_setfl_shared},
     {"p-append-fcntl", 0, pend_append_fcntl},
     {"p-preadv", 0, pend_preadv},
-    {"p-removed-dir", DIFF_CWD, pend_removed_dir},
+    {"p-removed-dir", 0, pend_removed_dir},
     {"p-umask0", 0, pend_umask0},
     {"p-getdents-small", 0, pend_getdents_small},
     {"p-dirs-changing", 0, pend_dirs_changing},

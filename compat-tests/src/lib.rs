@@ -753,11 +753,21 @@ pub fn compare(uk: &UkRun, case: &Case) -> Comparison {
     }
     let program = case.program_as_typed();
 
-    let mut native_cmd = Command::new(&program);
-    native_cmd.args(&case.args);
-    prepare(&mut native_cmd, dir.path(), &case.env);
-    let native = run_command(native_cmd, &case.stdin, timeout())
-        .unwrap_or_else(|e| panic!("{}: cannot run {:?} natively: {e}", case.label, program));
+    // A copy just written may be held open for writing, for a moment, by a
+    // child another test thread forked meanwhile: exec answers ETXTBSY.
+    let mut tries = 0;
+    let native = loop {
+        let mut native_cmd = Command::new(&program);
+        native_cmd.args(&case.args);
+        prepare(&mut native_cmd, dir.path(), &case.env);
+        match run_command(native_cmd, &case.stdin, timeout()) {
+            Err(e) if e.raw_os_error() == Some(ETXTBSY) && tries < 50 => {
+                tries += 1;
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            r => break r.unwrap_or_else(|e| panic!("{}: cannot run {:?} natively: {e}", case.label, program)),
+        }
+    };
     assert!(
         native.status != Status::TimedOut,
         "{}: the native run timed out: the test is broken",
@@ -996,3 +1006,6 @@ mod tests {
         assert!(!is_static_elf64(Path::new("/nonexistent")));
     }
 }
+
+/// ETXTBSY ("Text file busy") on Linux.
+const ETXTBSY: i32 = 26;

@@ -392,11 +392,10 @@ fn files_special() {
 }
 
 /// The groups of checks on which uk-run once differed from Linux (files.c,
-/// section "pending"), all in one place: each group says where it still
-/// differs, and the other sections run it where it does not. One remains:
-/// open(".") in a shared directory removed while it is the working directory.
+/// section "pending"), all in one place: a group that differs again is
+/// marked in pending_groups, and the other sections run it where it does
+/// not. None differs today.
 #[test]
-#[ignore = "uk-run still differs on one group: see pending_groups in compat-tests/c/files.c"]
 fn files_pending_cwd() {
     files("files_pending_cwd", "pending", "cwd");
 }

@@ -696,6 +696,9 @@ impl Files {
         if self.handles.len() >= MAX_HANDLES && !self.handles.iter().any(Option::is_none) {
             return err(libc::EMFILE);
         }
+        if a.path_len == u64::MAX {
+            return self.reopen_dir(a, flags);
+        }
         let (s, path) = self.share_path(mem, a)?;
         if flags & libc::O_CREAT != 0 && flags & libc::O_DIRECTORY != 0 {
             // Linux 6.4 and later.
@@ -726,6 +729,28 @@ impl Files {
         a.stat = host::stat_from(&fstat(fd.as_fd())?);
         let share = a.share;
         self.add_handle(Handle { fd, share, path_only: host_flags & libc::O_PATH != 0, writable })
+    }
+
+    /// open(".") of the open directory `handle`, read-only: the directory
+    /// itself, wherever it is now and even once removed, as Linux opens it.
+    fn reopen_dir(&mut self, a: &mut File, flags: i32) -> R<i64> {
+        let known = libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_PATH | libc::O_NONBLOCK | libc::O_NOCTTY | libc::O_LARGEFILE | libc::O_NOATIME;
+        if flags & ACCMODE != libc::O_RDONLY || flags & !known != 0 {
+            return err(libc::EINVAL);
+        }
+        let h = self.handle(a.handle)?;
+        if !is(&fstat(h.fd.as_fd())?, libc::S_IFDIR) {
+            return err(libc::ENOTDIR);
+        }
+        let share = h.share;
+        let host_flags = flags & (libc::O_DIRECTORY | libc::O_PATH | libc::O_NONBLOCK | libc::O_NOATIME) | libc::O_CLOEXEC;
+        // SAFETY: openat of "." on a directory descriptor we own; the result is a new descriptor we take.
+        let r = sys(|| unsafe { libc::openat(h.fd.as_raw_fd(), c".".as_ptr(), host_flags) } as i64)?;
+        // SAFETY: r is a fresh descriptor nothing else owns.
+        let fd = unsafe { OwnedFd::from_raw_fd(r as i32) };
+        a.stat = host::stat_from(&fstat(fd.as_fd())?);
+        a.share = share;
+        self.add_handle(Handle { fd, share, path_only: flags & libc::O_PATH != 0, writable: false })
     }
 
     /// Checks an open that asks to write (or create, or truncate) on a

@@ -118,6 +118,22 @@ fn is_dir(proc: &Process, f: &OpenFile) -> bool {
     }
 }
 
+/// The directory held open (the working directory, or `dirfd`) that a
+/// relative `name` of only "." components names.
+fn held_dot(proc: &Process, dirfd: u64, name: &[u8]) -> Result<Option<Rc<OpenFile>>, Errno> {
+    if name.first() == Some(&b'/') || !name.split(|&c| c == b'/').all(|c| c.is_empty() || c == b".") {
+        return Ok(None);
+    }
+    Ok(if dirfd as i32 == AT_FDCWD as i32 {
+        proc.cwd_file.clone()
+    } else {
+        match &proc.fds.get(dirfd)?.object {
+            Object::File(f) => Some(f.clone()),
+            Object::HostStdio { .. } => None,
+        }
+    })
+}
+
 /// Resolves a path already read from the program.
 pub fn resolve<P: Platform>(proc: &mut Process, p: &mut P, dirfd: u64, name: &[u8], follow: bool) -> Result<(Loc, Vec<Vec<u8>>), Errno> {
     if name.is_empty() {
@@ -125,18 +141,9 @@ pub fn resolve<P: Platform>(proc: &mut Process, p: &mut P, dirfd: u64, name: &[u
     }
     // "." of an in-memory directory held open is that directory, even
     // removed (Linux resolves it by the directory, not its path).
-    if name[0] != b'/' && name.split(|&c| c == b'/').all(|c| c.is_empty() || c == b".") {
-        let held = if dirfd as i32 == AT_FDCWD as i32 {
-            proc.cwd_file.clone()
-        } else {
-            match &proc.fds.get(dirfd)?.object {
-                Object::File(f) => Some(f.clone()),
-                Object::HostStdio { .. } => None,
-            }
-        };
-        if let Some(FileKind::Mem(ino)) = held.as_ref().map(|f| f.kind.clone()) {
-            let path = held.map(|f| f.path.clone()).unwrap_or_default();
-            return Ok((Loc::Mem(ino), normalize(&[], &path)));
+    if let Some(held) = held_dot(proc, dirfd, name)? {
+        if let FileKind::Mem(ino) = held.kind {
+            return Ok((Loc::Mem(ino), normalize(&[], &held.path)));
         }
     }
     let base = if name[0] == b'/' {
@@ -224,7 +231,20 @@ pub fn openat<P: Platform>(proc: &mut Process, p: &mut P, dirfd: u64, path: u64,
     if flags & O_TRUNC != 0 {
         host_changed();
     }
-    let (loc, comps) = lookup(proc, p, dirfd, path, follow)?;
+    let given = read_cstr(p, path, PATH_MAX)?;
+    // open(".") of a shared directory held open opens that directory, not
+    // its path: it works even once the directory is removed, as on Linux.
+    let held = if given.is_empty() || creat || writes || flags & O_TRUNC != 0 { None } else { held_dot(proc, dirfd, &given)? };
+    if let Some(f @ OpenFile { kind: FileKind::Host { share, handle, dir: true, .. }, .. }) = held.as_deref() {
+        let mut c = call(FileOp::Open);
+        c.flags = flags & !O_CLOEXEC;
+        let (r, c) = on_handle(p, c, *handle, FileData::None);
+        let handle = r? as u32;
+        let path = dir_path(proc, p, f).unwrap_or_else(|_| f.path.clone());
+        let dir = c.stat.st_mode & vfs::S_IFMT == vfs::S_IFDIR;
+        return install(proc, p, FileKind::Host { share: *share, handle, dir, seekable: false }, path, flags);
+    }
+    let (loc, comps) = resolve(proc, p, dirfd, &given, follow)?;
     let kind = match loc {
         Loc::Link(_) => return Err(if flags & O_PATH != 0 { Errno::ENOENT } else { Errno::ELOOP }),
         // The program's own file outside the tree: only execve reaches it.
@@ -297,7 +317,7 @@ pub fn openat<P: Platform>(proc: &mut Process, p: &mut P, dirfd: u64, path: u64,
             if flags & O_DIRECTORY != 0 {
                 return Err(Errno::EINVAL);
             }
-            if read_cstr(p, path, PATH_MAX)?.last() == Some(&b'/') {
+            if given.last() == Some(&b'/') {
                 return Err(Errno::EISDIR);
             }
             let t = now(p);
@@ -306,7 +326,12 @@ pub fn openat<P: Platform>(proc: &mut Process, p: &mut P, dirfd: u64, path: u64,
             FileKind::Mem(ino)
         }
     };
-    let file = OpenFile::new(kind, join(&comps));
+    install(proc, p, kind, join(&comps), flags)
+}
+
+/// Gives an opened file a descriptor, with openat's `flags`.
+fn install<P: Platform>(proc: &mut Process, p: &mut P, kind: FileKind, path: Vec<u8>, flags: u32) -> SysResult {
+    let file = OpenFile::new(kind, path);
     // 64-bit Linux opens everything O_LARGEFILE, and F_GETFL says so.
     const O_LARGEFILE: u32 = 0o100000;
     let status = flags & (O_ACCMODE | O_APPEND | O_NONBLOCK | O_PATH | O_DIRECTORY) | if flags & O_PATH == 0 { O_LARGEFILE } else { 0 };
