@@ -321,6 +321,14 @@ fn last_errno() -> i32 {
     std::io::Error::last_os_error().raw_os_error().unwrap_or(libc::EIO)
 }
 
+/// openat(dir, name, flags) (a plain open: no O_CREAT), as an owned descriptor.
+fn open_at(dir: BorrowedFd<'_>, name: &CStr, flags: i32) -> R<OwnedFd> {
+    // SAFETY: name is NUL-terminated and dir is open; the result is a new descriptor or -1.
+    let r = sys(|| unsafe { libc::openat(dir.as_raw_fd(), name.as_ptr(), flags | libc::O_CLOEXEC) } as i64)?;
+    // SAFETY: r is a fresh descriptor nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(r as i32) })
+}
+
 /// Runs a system call until it is not interrupted; its result, or the errno.
 fn sys(mut f: impl FnMut() -> i64) -> R<i64> {
     loop {
@@ -743,11 +751,7 @@ impl Files {
             return err(libc::ENOTDIR);
         }
         let share = h.share;
-        let host_flags = flags & (libc::O_DIRECTORY | libc::O_PATH | libc::O_NONBLOCK | libc::O_NOATIME) | libc::O_CLOEXEC;
-        // SAFETY: openat of "." on a directory descriptor we own; the result is a new descriptor we take.
-        let r = sys(|| unsafe { libc::openat(h.fd.as_raw_fd(), c".".as_ptr(), host_flags) } as i64)?;
-        // SAFETY: r is a fresh descriptor nothing else owns.
-        let fd = unsafe { OwnedFd::from_raw_fd(r as i32) };
+        let fd = open_at(h.fd.as_fd(), c".", flags & (libc::O_DIRECTORY | libc::O_PATH | libc::O_NONBLOCK | libc::O_NOATIME))?;
         a.stat = host::stat_from(&fstat(fd.as_fd())?);
         a.share = share;
         self.add_handle(Handle { fd, share, path_only: flags & libc::O_PATH != 0, writable: false })
@@ -908,13 +912,7 @@ impl Files {
             // native `ls -la ..` shows. Nothing beneath them is reachable.
             let mut fd = self.share(a.share)?.dir.try_clone().map_err(|e| Fail::Errno(e.raw_os_error().unwrap_or(libc::EIO)))?;
             for _ in 0..a.mode.min(4096) {
-                // SAFETY: openat of ".." on a directory we own; the result is a new descriptor we take.
-                let up = unsafe { libc::openat(fd.as_raw_fd(), c"..".as_ptr(), libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC) };
-                if up < 0 {
-                    return err(std::io::Error::last_os_error().raw_os_error().unwrap_or(libc::EIO));
-                }
-                // SAFETY: up is a fresh descriptor nothing else owns.
-                fd = unsafe { OwnedFd::from_raw_fd(up) };
+                fd = open_at(fd.as_fd(), c"..", libc::O_PATH | libc::O_DIRECTORY)?;
             }
             a.stat = host::stat_from(&fstat(fd.as_fd())?);
             return Ok(0);
