@@ -219,7 +219,9 @@ impl ShareDir {
     fn open(&self, path: &GuestPath, flags: i32, mode: u32) -> R<OwnedFd> {
         match open_beneath(self.dir.as_fd(), &path.c(), flags, mode) {
             Err(Fail::Errno(libc::EXDEV)) => {
-                let real = self.canonical(&path.0, flags & libc::O_NOFOLLOW == 0)?;
+                // O_CREAT|O_EXCL does not follow a final symlink either.
+                let excl = flags & (libc::O_CREAT | libc::O_EXCL) == libc::O_CREAT | libc::O_EXCL;
+                let real = self.canonical(&path.0, flags & libc::O_NOFOLLOW == 0 && !excl)?;
                 match open_beneath(self.dir.as_fd(), &GuestPath(real).c(), flags, mode) {
                     Err(Fail::Errno(libc::EXDEV)) => err(libc::EACCES),
                     r => r,
@@ -293,6 +295,10 @@ struct Handle {
     path_only: bool,
     /// Opened for writing (never on a read-only share).
     writable: bool,
+    /// Its metadata may not change (fchmod, fchown, futimens answer EROFS):
+    /// on a read-only share, or the program's own file, which may lie
+    /// outside every share.
+    read_only: bool,
 }
 
 /// The shared directories and the host files the guest holds open.
@@ -497,7 +503,7 @@ impl Files {
     /// guest, which busybox execs to run its applets.
     pub fn open_exe(&mut self, file: &std::fs::File) -> Option<u32> {
         let fd = file.try_clone().ok()?;
-        let h = Handle { fd: OwnedFd::from(fd), share: 0, path_only: false, writable: false };
+        let h = Handle { fd: OwnedFd::from(fd), share: 0, path_only: false, writable: false, read_only: true };
         self.add_handle(h).ok().map(|h| h as u32)
     }
 
@@ -633,7 +639,7 @@ impl Files {
         if hd.path_only {
             return err(libc::EBADF);
         }
-        if self.share(hd.share)?.read_only {
+        if hd.read_only {
             return err(libc::EROFS);
         }
         Ok(hd.fd.as_raw_fd())
@@ -736,7 +742,7 @@ impl Files {
         // The guest needs the kind of file it opened: saves it a Fstat call.
         a.stat = host::stat_from(&fstat(fd.as_fd())?);
         let share = a.share;
-        self.add_handle(Handle { fd, share, path_only: host_flags & libc::O_PATH != 0, writable })
+        self.add_handle(Handle { fd, share, path_only: host_flags & libc::O_PATH != 0, writable, read_only: s.read_only })
     }
 
     /// open(".") of the open directory `handle`, read-only: the directory
@@ -747,14 +753,12 @@ impl Files {
             return err(libc::EINVAL);
         }
         let h = self.handle(a.handle)?;
-        if !is(&fstat(h.fd.as_fd())?, libc::S_IFDIR) {
-            return err(libc::ENOTDIR);
-        }
-        let share = h.share;
+        let (share, read_only) = (h.share, h.read_only);
+        // On anything but a directory, openat answers ENOTDIR.
         let fd = open_at(h.fd.as_fd(), c".", flags & (libc::O_DIRECTORY | libc::O_PATH | libc::O_NONBLOCK | libc::O_NOATIME))?;
         a.stat = host::stat_from(&fstat(fd.as_fd())?);
         a.share = share;
-        self.add_handle(Handle { fd, share, path_only: flags & libc::O_PATH != 0, writable: false })
+        self.add_handle(Handle { fd, share, path_only: flags & libc::O_PATH != 0, writable: false, read_only })
     }
 
     /// Checks an open that asks to write (or create, or truncate) on a
@@ -817,6 +821,8 @@ impl Files {
         let dir = self.handle(a.handle)?.fd.as_fd();
         let fd = dir.as_raw_fd();
         let out = mem.slice_mut(a.buf, a.len.min(MAX_IO))?;
+        // Where this listing starts, to go back to when nothing fits.
+        let start = position(fd);
         // Records come back with their stats: read no more names than fit.
         let mut names = vec![0u8; (out.len() / 4).max(1024)];
         // SAFETY: names is a buffer of names.len() bytes we own.
@@ -830,6 +836,8 @@ impl Files {
             let d_off = i64::from_le_bytes(names[at + 8..at + 16].try_into().expect("8 bytes"));
             if w + reclen + STAT > out.len() {
                 if w == 0 {
+                    // SAFETY: lseek only moves the directory's position.
+                    unsafe { libc::lseek(fd, start, libc::SEEK_SET) };
                     return err(libc::EINVAL);
                 }
                 break;
@@ -1034,7 +1042,7 @@ impl Files {
         let times = if a.buf.0 == 0 {
             None
         } else {
-            let t: [Timespec; 2] = [mem.read(a.buf)?, mem.read(GuestPhys(a.buf.0.wrapping_add(16)))?];
+            let t: [Timespec; 2] = mem.read(a.buf)?;
             let ok = |ns: i64| (0..1_000_000_000).contains(&ns) || ns == libc::UTIME_NOW || ns == libc::UTIME_OMIT;
             if !ok(t[0].tv_nsec) || !ok(t[1].tv_nsec) {
                 return err(libc::EINVAL);
@@ -1963,5 +1971,53 @@ mod tests {
         assert_eq!((boot.shares[0].guest_path_len, boot.shares[0].read_only), (5, 0));
         assert_eq!(&boot.shares[1].guest_path[..5], b"/data");
         assert_eq!((boot.shares[1].guest_path_len, boot.shares[1].read_only), (5, 1));
+    }
+
+    /// The program's own file, outside every share, cannot be changed
+    /// through the handle that /proc/self/exe uses.
+    #[test]
+    fn the_exe_handle_changes_nothing() {
+        let mut t = env();
+        let outside = fs::File::open(t.base.join("outside.txt")).unwrap();
+        let h = t.files.open_exe(&outside).unwrap() as i64;
+        let mut c = hop(FileOp::Chmod, h);
+        c.mode = 0o777;
+        assert_eq!(t.ret(c), e(libc::EROFS));
+        let mut u = hop(FileOp::Utimens, h);
+        u.buf = GuestPhys(0);
+        assert_eq!(t.ret(u), e(libc::EROFS));
+        assert_eq!(t.write(h, b"x", 0).ret, e(libc::EBADF));
+        let mut tr = hop(FileOp::Truncate, h);
+        tr.offset = 0;
+        assert_eq!(t.ret(tr), e(libc::EINVAL), "not open for writing, as ftruncate says");
+        drop(outside);
+        t.assert_outside_untouched();
+    }
+
+    /// A listing whose first entry does not fit answers EINVAL and leaves
+    /// the position where it was, so a bigger buffer gets that entry.
+    #[test]
+    fn getdents_stat_too_small_keeps_the_position() {
+        let mut t = env();
+        fs::write(t.share().join("a"), b"").unwrap();
+        let mut d = t.req(FileOp::Open, 0, "");
+        d.flags = (libc::O_RDONLY | libc::O_DIRECTORY) as u32;
+        let h = t.ret(d);
+        assert!(h >= 0);
+        let small = File { buf: GuestPhys(BUF), len: 8, ..hop(FileOp::GetdentsStat, h) };
+        assert_eq!(t.ret(small), e(libc::EINVAL));
+        let big = File { buf: GuestPhys(BUF), len: 4096, ..hop(FileOp::GetdentsStat, h) };
+        let n = t.ret(big);
+        let got = t.get(BUF, n as usize);
+        let stat = std::mem::size_of::<abi::linux::Stat>();
+        let (mut at, mut names) = (0, Vec::new());
+        while at < got.len() {
+            let reclen = u16::from_le_bytes([got[at + 16], got[at + 17]]) as usize;
+            let name = &got[at + 19..at + reclen];
+            names.push(String::from_utf8_lossy(&name[..name.iter().position(|&b| b == 0).unwrap()]).into_owned());
+            at += reclen + stat;
+        }
+        names.sort();
+        assert_eq!(names, [".", "..", "a"]);
     }
 }
