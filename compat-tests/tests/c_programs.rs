@@ -411,6 +411,14 @@ fn statx_fallocate_copy_file_range() {
     check_c(&uk, "statx", |c| c);
 }
 
+/// MAP_SHARED writes reach the file through munmap after close, and
+/// through execve while still mapped.
+#[test]
+fn shared_mappings_written_back_at_munmap_and_execve() {
+    let uk = uk_run!("mapexec");
+    check_c(&uk, "mapexec", |c| c);
+}
+
 #[test]
 fn lazy_reservation_larger_than_guest_ram() {
     let uk = uk_run!("lazy");

@@ -124,7 +124,10 @@ impl Platform for Machine {
         // SAFETY: the kernel is single-threaded and FILE_IO is used only here,
         // never across a call that could come back into this function.
         let io = unsafe { &mut *core::ptr::addr_of_mut!(FILE_IO) };
-        let (p1, p2) = (path.len().min(PATH_ROOM), path2.len().min(PATH_ROOM));
+        if path.len() > PATH_ROOM || path2.len() > PATH_ROOM {
+            return Err(Errno::ENAMETOOLONG);
+        }
+        let (p1, p2) = (path.len(), path2.len());
         io.path[..p1].copy_from_slice(&path[..p1]);
         io.path2[..p2].copy_from_slice(&path2[..p2]);
         call.path = abi::GuestPhys(hypercall::virt_to_phys(io.path.as_ptr() as u64));
@@ -200,7 +203,10 @@ impl Platform for Machine {
                         Err(e) if done == 0 => return Err(e),
                         Err(_) => return Ok(done),
                     };
-                    self.write_user(addr + done, &io.data[..got.min(n)])?;
+                    if let Err(e) = self.write_user(addr + done, &io.data[..got.min(n)]) {
+                        // What earlier rounds delivered stays delivered.
+                        return if done > 0 { Ok(done) } else { Err(e) };
+                    }
                     done += got as u64;
                     if positional {
                         call.offset += got as i64;

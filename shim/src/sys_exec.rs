@@ -85,6 +85,10 @@ fn replace<P: Platform>(proc: &mut Process, p: &mut P, dirfd: u64, path: u64, ar
         return Err(Errno::ENOEXEC);
     }
     let stage_len = page_up(size);
+    // The new program is read to a place the old one must not be using.
+    if !proc.mm.is_free(STAGING, STAGING + stage_len) {
+        return Err(Errno::ENOMEM);
+    }
     p.map(STAGING, stage_len, PROT_READ | PROT_WRITE)?;
     let image = match stage(proc, p, &loc, size).and_then(|_| {
         let bytes = p.user_slice(STAGING, size)?;
@@ -98,6 +102,7 @@ fn replace<P: Platform>(proc: &mut Process, p: &mut P, dirfd: u64, path: u64, ar
     };
 
     // The point of no return: the old program goes.
+    crate::sys_mem::drop_shared(proc, p);
     let keep: Vec<(u64, u64)> =
         proc.mm.vmas.iter().filter(|(_, v)| v.kind == crate::mm::Kind::Trampoline).map(|(s, v)| (*s, v.end)).collect();
     let old: Vec<(u64, u64)> = proc.mm.vmas.iter().filter(|(_, v)| v.kind != crate::mm::Kind::Trampoline).map(|(s, v)| (*s, v.end)).collect();

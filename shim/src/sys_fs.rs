@@ -67,9 +67,8 @@ fn dir_path<P: Platform>(proc: &Process, p: &mut P, f: &OpenFile) -> Result<Vec<
         }
         return proc.vfs.path_of(ino).map(|c| join(&c)).ok_or(Errno::ENOENT);
     }
-    let FileKind::Host { share, handle, dir: true, .. } = f.kind else { return Ok(f.path.clone()) };
     let now = MOVES.load(core::sync::atomic::Ordering::Relaxed);
-    if now == 0 {
+    if now == 0 || !matches!(f.kind, FileKind::Host { dir: true, .. }) {
         return Ok(f.path.clone());
     }
     if let Some((at, path)) = f.moved.borrow().as_ref() {
@@ -77,7 +76,6 @@ fn dir_path<P: Platform>(proc: &Process, p: &mut P, f: &OpenFile) -> Result<Vec<
             return Ok(path.clone());
         }
     }
-    let _ = (share, handle);
     let path = realpath_of(proc, p, f)?;
     *f.moved.borrow_mut() = Some((now, path.clone()));
     Ok(path)
@@ -202,8 +200,9 @@ pub fn release<P: Platform>(p: &mut P, e: Option<Entry>) {
     }
 }
 
-/// Closes a host file once nothing (descriptor, working directory) holds it.
-fn release_file<P: Platform>(p: &mut P, f: Rc<OpenFile>) {
+/// Closes a host file once nothing (descriptor, working directory, shared
+/// mapping) holds it.
+pub fn release_file<P: Platform>(p: &mut P, f: Rc<OpenFile>) {
     if let Ok(f) = Rc::try_unwrap(f) {
         if let FileKind::Host { handle, .. } = f.kind {
             let _ = on_handle(p, call(FileOp::Close), handle, FileData::None);
@@ -321,9 +320,7 @@ pub fn openat<P: Platform>(proc: &mut Process, p: &mut P, dirfd: u64, path: u64,
                 return Err(Errno::EISDIR);
             }
             let t = now(p);
-            let ino = proc.vfs.add(parent, &name, NodeKind::File(Vec::new()), mode, t);
-            (proc.vfs.nodes[ino].uid, proc.vfs.nodes[ino].gid) = (proc.euid, proc.egid);
-            FileKind::Mem(ino)
+            FileKind::Mem(add_owned(proc, parent, &name, NodeKind::File(Vec::new()), mode, t))
         }
     };
     install(proc, p, kind, join(&comps), flags)
@@ -343,6 +340,13 @@ fn install<P: Platform>(proc: &mut Process, p: &mut P, kind: FileKind, path: Vec
             Err(err)
         }
     }
+}
+
+/// A new in-memory node, owned by the program's effective ids.
+fn add_owned(proc: &mut Process, parent: usize, name: &[u8], kind: NodeKind, perm: u32, now: u64) -> usize {
+    let ino = proc.vfs.add(parent, name, kind, perm, now);
+    (proc.vfs.nodes[ino].uid, proc.vfs.nodes[ino].gid) = (proc.euid, proc.egid);
+    ino
 }
 
 /// Whether `perm` grants `want` (4 read, 2 write, 1 exec) to its owner or to others.
@@ -901,8 +905,7 @@ pub fn mkdirat<P: Platform>(proc: &mut Process, p: &mut P, dirfd: u64, path: u64
         }
         Loc::MemMissing { parent, name } => {
             let t = now(p);
-            let ino = proc.vfs.add(parent, &name, NodeKind::Dir(Default::default()), mode, t);
-            (proc.vfs.nodes[ino].uid, proc.vfs.nodes[ino].gid) = (proc.euid, proc.egid);
+            add_owned(proc, parent, &name, NodeKind::Dir(Default::default()), mode, t);
             Ok(0)
         }
         Loc::Mem(_) | Loc::Link(_) | Loc::Exe | Loc::Proc(_) => Err(Errno::EEXIST),
@@ -921,9 +924,13 @@ fn last_component<P: Platform>(p: &P, path: u64) -> Result<Vec<u8>, Errno> {
 }
 
 pub fn unlinkat<P: Platform>(proc: &mut Process, p: &mut P, dirfd: u64, path: u64, flags: u64) -> SysResult {
-    // Directories held open may have moved: look for them again after this.
+    // A directory held open may be gone: look for it again after this.
+    // (Only rmdir removes a directory; each bump costs the next relative
+    // lookup a Realpath call, so `rm -rf` must not pay one per file.)
     let r = unlinkat_inner(proc, p, dirfd, path, flags);
-    moved();
+    if r.is_ok() && flags & AT_REMOVEDIR != 0 {
+        moved();
+    }
     r
 }
 
@@ -979,7 +986,9 @@ fn unlinkat_inner<P: Platform>(proc: &mut Process, p: &mut P, dirfd: u64, path: 
 pub fn renameat2<P: Platform>(proc: &mut Process, p: &mut P, olddir: u64, old: u64, newdir: u64, new: u64, flags: u64) -> SysResult {
     // Directories held open may have moved: look for them again after this.
     let r = renameat2_inner(proc, p, olddir, old, newdir, new, flags);
-    moved();
+    if r.is_ok() {
+        moved();
+    }
     r
 }
 
@@ -1140,7 +1149,7 @@ pub fn symlinkat<P: Platform>(proc: &mut Process, p: &mut P, target: u64, dirfd:
         Loc::Share { share, rel } => on_path(p, call(FileOp::Symlink), share, &rel, FileData::In(&target)).0.map(|_| 0),
         Loc::MemMissing { parent, name } => {
             let t = now(p);
-            proc.vfs.add(parent, &name, NodeKind::Symlink(target), 0o777, t);
+            add_owned(proc, parent, &name, NodeKind::Symlink(target), 0o777, t);
             Ok(0)
         }
         _ => Err(Errno::EEXIST),
@@ -1601,8 +1610,10 @@ fn sync_shared_maps<P: Platform>(proc: &mut Process, p: &mut P, f: &OpenFile) {
         (FileKind::Mem(a), FileKind::Mem(b)) => a == b,
         _ => false,
     };
-    if proc.mm.shared.values().any(|(_, g, _)| same(g)) {
-        crate::sys_mem::write_back_all(proc, p);
+    // Only this file's mappings: each one written back costs exits.
+    let ranges: Vec<(u64, u64)> = proc.mm.shared.iter().filter(|(_, (_, g, _))| same(g)).map(|(s, (e, _, _))| (*s, *e)).collect();
+    for (s, e) in ranges {
+        crate::sys_mem::write_back(proc, p, s, e);
     }
 }
 

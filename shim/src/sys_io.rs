@@ -103,7 +103,13 @@ pub fn writev<P: Platform>(proc: &mut Process, p: &mut P, fd: u64, iov: u64, cnt
     let mut total = 0;
     for (base, len) in iovecs(p, iov, cnt)? {
         match write(proc, p, fd, base, len) {
-            Ok(n) => total += n,
+            Ok(n) => {
+                total += n;
+                // A short write ends it: later buffers must not land after a gap.
+                if n < len {
+                    break;
+                }
+            }
             Err(e) if total == 0 => return Err(e),
             Err(_) => break,
         }

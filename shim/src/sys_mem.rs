@@ -100,8 +100,7 @@ pub fn mmap<P: Platform>(proc: &mut Process, p: &mut P, addr: u64, len: u64, pro
             if flags & MAP_FIXED_NOREPLACE != 0 {
                 return Err(Errno::EEXIST);
             }
-            mm.carve(addr, addr + len);
-            p.unmap(addr, len);
+            unmap_range(proc, p, addr, addr + len);
         }
         addr
     } else {
@@ -112,6 +111,7 @@ pub fn mmap<P: Platform>(proc: &mut Process, p: &mut P, addr: u64, len: u64, pro
             mm.find_free(len).ok_or(Errno::ENOMEM)?
         }
     };
+    let mm = &mut proc.mm;
     let Some(file) = file else {
         if flags & MAP_NORESERVE != 0 && len >= LAZY_MIN && prot != 0 {
             mm.insert(start, Vma { end: start + len, prot: prot as u32, kind: Kind::Lazy });
@@ -157,8 +157,9 @@ pub fn write_back_all<P: Platform>(proc: &mut Process, p: &mut P) {
     write_back(proc, p, 0, USER_END);
 }
 
-/// Forgets the MAP_SHARED mappings in [start, end) (after writing them back).
-fn forget_shared(proc: &mut Process, start: u64, end: u64) {
+/// Forgets the MAP_SHARED mappings in [start, end) (after writing them
+/// back); a file neither mapped nor open any more is closed.
+fn forget_shared<P: Platform>(proc: &mut Process, p: &mut P, start: u64, end: u64) {
     let hits: alloc::vec::Vec<u64> = proc.mm.shared.iter().filter(|(s, (e, _, _))| **s < end && *e > start).map(|(s, _)| *s).collect();
     for s in hits {
         if let Some((e, f, off)) = proc.mm.shared.remove(&s) {
@@ -167,20 +168,33 @@ fn forget_shared(proc: &mut Process, start: u64, end: u64) {
             }
             if e > end {
                 proc.mm.shared.insert(end, (e, f, off + (end - s)));
+            } else {
+                sys_fs::release_file(p, f);
             }
         }
     }
+}
+
+/// Unmaps [start, end), its MAP_SHARED pages written back to their files first.
+fn unmap_range<P: Platform>(proc: &mut Process, p: &mut P, start: u64, end: u64) {
+    write_back(proc, p, start, end);
+    forget_shared(proc, p, start, end);
+    proc.mm.carve(start, end);
+    p.unmap(start, end - start);
+}
+
+/// Before the whole address space goes (execve): every MAP_SHARED page back
+/// to its file, and the files closed that nothing else holds.
+pub fn drop_shared<P: Platform>(proc: &mut Process, p: &mut P) {
+    write_back_all(proc, p);
+    forget_shared(proc, p, 0, USER_END);
 }
 
 pub fn munmap<P: Platform>(proc: &mut Process, p: &mut P, addr: u64, len: u64) -> SysResult {
     if !Mm::valid_range(addr, len) {
         return Err(Errno::EINVAL);
     }
-    let len = page_up(len);
-    write_back(proc, p, addr, addr + len);
-    forget_shared(proc, addr, addr + len);
-    proc.mm.carve(addr, addr + len);
-    p.unmap(addr, len);
+    unmap_range(proc, p, addr, addr + page_up(len));
     Ok(0)
 }
 
