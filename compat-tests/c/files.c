@@ -2035,6 +2035,13 @@ static void pend_renameat2(void)
     show_file("x1");
     show_file("x2");
     T(syscall(SYS_renameat2, AT_FDCWD, "x1", AT_FDCWD, "x9", RENAME_EXCHANGE));
+    /* A directory exchanged with one inside it, or with itself. */
+    T(mkdir("xa", 0755));
+    T(mkdir("xa/b", 0755));
+    T(syscall(SYS_renameat2, AT_FDCWD, "xa", AT_FDCWD, "xa/b", RENAME_EXCHANGE));
+    T(syscall(SYS_renameat2, AT_FDCWD, "xa/b", AT_FDCWD, "xa", RENAME_EXCHANGE));
+    T(syscall(SYS_renameat2, AT_FDCWD, "xa", AT_FDCWD, "xa", RENAME_EXCHANGE));
+    show_stat("xa/b");
 }
 
 /* Flags a call does not know: EINVAL. */

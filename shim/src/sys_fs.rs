@@ -733,7 +733,8 @@ pub fn getdents64<P: Platform>(proc: &mut Process, p: &mut P, f: &OpenFile, buf:
             if want < 4096 {
                 return on_handle(p, call(FileOp::Getdents), handle, FileData::ToUser(buf, want as u64)).0;
             }
-            let Some((share, rel)) = proc.vfs.in_share(&normalize(&[], &f.path)) else { return Err(Errno::EIO) };
+            // Where the directory is now: the stats are looked up by path.
+            let Some((share, rel)) = proc.vfs.in_share(&normalize(&[], &dir_path(proc, p, f)?)) else { return Err(Errno::EIO) };
             if kbuf.try_reserve_exact(want).is_err() {
                 return on_handle(p, call(FileOp::Getdents), handle, FileData::ToUser(buf, want as u64)).0;
             }
@@ -1020,6 +1021,13 @@ fn renameat2_inner<P: Platform>(proc: &mut Process, p: &mut P, olddir: u64, old:
     }
     if flags & RENAME_EXCHANGE != 0 {
         if let (Loc::Mem(a), Loc::Mem(b)) = (&from, &to) {
+            if a == b {
+                return Ok(0);
+            }
+            // One inside the other: the tree would lose its root path.
+            if proc.vfs.is_within(*a, *b) || proc.vfs.is_within(*b, *a) {
+                return Err(Errno::EINVAL);
+            }
             let (pa, pb) = (proc.vfs.parent_of(&from_comps).ok_or(Errno::ENOENT)?, proc.vfs.parent_of(&to_comps).ok_or(Errno::ENOENT)?);
             let (na, nb) = (from_comps.last().cloned().unwrap_or_default(), to_comps.last().cloned().unwrap_or_default());
             if let NodeKind::Dir(m) = &mut proc.vfs.nodes[pa].kind {
