@@ -25,16 +25,31 @@ fn writable(e: &Entry) -> Result<(), Errno> {
     Ok(())
 }
 
+/// What a read or write goes to, taken from its descriptor without copying
+/// the stdio information (every console write comes this way).
+enum Target {
+    File(alloc::rc::Rc<crate::fd::OpenFile>),
+    Stdio(u32),
+}
+
+fn target(e: &Entry) -> Target {
+    match &e.object {
+        Object::File(f) => Target::File(f.clone()),
+        Object::HostStdio { host_fd, .. } => Target::Stdio(*host_fd),
+    }
+}
+
 pub fn write<P: Platform>(proc: &mut Process, p: &mut P, fd: u64, buf: u64, len: u64) -> SysResult {
-    let e = proc.fds.get(fd)?.clone();
-    writable(&e)?;
+    let e = proc.fds.get(fd)?;
+    writable(e)?;
+    let (status, to) = (e.status, target(e));
     let len = len.min(MAX_RW);
-    match e.object {
-        Object::File(f) => match &f.kind {
-            crate::fd::FileKind::Pipe { buf: pipe, .. } => sys_fs::pipe_write(proc, p, pipe, e.status & O_NONBLOCK != 0, buf, len),
-            _ => sys_fs::write(proc, p, &f, e.status & O_APPEND != 0, buf, len, None),
+    match to {
+        Target::File(f) => match &f.kind {
+            crate::fd::FileKind::Pipe { buf: pipe, .. } => sys_fs::pipe_write(proc, p, pipe, status & O_NONBLOCK != 0, buf, len),
+            _ => sys_fs::write(proc, p, &f, status & O_APPEND != 0, buf, len, None),
         },
-        Object::HostStdio { host_fd, .. } => {
+        Target::Stdio(host_fd) => {
             let mut chunk = [0u8; 4096];
             let mut done = 0u64;
             while done < len {
@@ -51,21 +66,22 @@ pub fn write<P: Platform>(proc: &mut Process, p: &mut P, fd: u64, buf: u64, len:
 }
 
 pub fn read<P: Platform>(proc: &mut Process, p: &mut P, fd: u64, buf: u64, len: u64) -> SysResult {
-    let e = proc.fds.get(fd)?.clone();
-    readable(&e)?;
+    let e = proc.fds.get(fd)?;
+    readable(e)?;
+    let (status, from) = (e.status, target(e));
     let len = len.min(MAX_RW);
     if len == 0 {
-        return match &e.object {
-            Object::File(f) if sys_fs::is_dir_file(proc, f) => Err(Errno::EISDIR),
+        return match &from {
+            Target::File(f) if sys_fs::is_dir_file(proc, f) => Err(Errno::EISDIR),
             _ => Ok(0),
         };
     }
-    match e.object {
-        Object::File(f) => match &f.kind {
-            crate::fd::FileKind::Pipe { buf: pipe, .. } => sys_fs::pipe_read(proc, p, pipe, e.status & O_NONBLOCK != 0, buf, len),
+    match from {
+        Target::File(f) => match &f.kind {
+            crate::fd::FileKind::Pipe { buf: pipe, .. } => sys_fs::pipe_read(proc, p, pipe, status & O_NONBLOCK != 0, buf, len),
             _ => sys_fs::read(proc, p, &f, buf, len, None),
         },
-        Object::HostStdio { host_fd, .. } => {
+        Target::Stdio(host_fd) => {
             // Check the whole buffer first: the bytes read must not be lost.
             let mut probe = [0u8; 1];
             p.read_user(buf, &mut probe)?;
@@ -118,8 +134,8 @@ pub fn writev<P: Platform>(proc: &mut Process, p: &mut P, fd: u64, iov: u64, cnt
 }
 
 pub fn readv<P: Platform>(proc: &mut Process, p: &mut P, fd: u64, iov: u64, cnt: u64) -> SysResult {
-    let e = proc.fds.get(fd)?.clone();
-    readable(&e)?;
+    let e = proc.fds.get(fd)?;
+    readable(e)?;
     let stream = matches!(e.object, Object::HostStdio { .. });
     let mut total = 0;
     for (base, len) in iovecs(p, iov, cnt)? {
@@ -144,8 +160,8 @@ pub fn readv<P: Platform>(proc: &mut Process, p: &mut P, fd: u64, iov: u64, cnt:
 
 /// preadv and pwritev: the buffers in turn at `off`, until a short one.
 pub fn preadv_pwritev<P: Platform>(proc: &mut Process, p: &mut P, write: bool, fd: u64, iov: u64, cnt: u64, off: u64) -> SysResult {
-    let e = proc.fds.get(fd)?.clone();
-    if write { writable(&e)? } else { readable(&e)? }
+    let e = proc.fds.get(fd)?;
+    if write { writable(e)? } else { readable(e)? }
     let mut total = 0u64;
     for (base, len) in iovecs(p, iov, cnt)? {
         if len == 0 {
@@ -167,17 +183,18 @@ pub fn preadv_pwritev<P: Platform>(proc: &mut Process, p: &mut P, write: bool, f
 
 /// pread64 and pwrite64: on a stream, ESPIPE.
 pub fn pread_pwrite<P: Platform>(proc: &mut Process, p: &mut P, write: bool, fd: u64, buf: u64, len: u64, off: u64) -> SysResult {
-    let e = proc.fds.get(fd)?.clone();
-    if write { writable(&e)? } else { readable(&e)? }
+    let e = proc.fds.get(fd)?;
+    if write { writable(e)? } else { readable(e)? }
     if (off as i64) < 0 {
         return Err(Errno::EINVAL);
     }
     let len = len.min(MAX_RW);
-    match e.object {
-        Object::HostStdio { .. } => Err(Errno::ESPIPE),
+    let (status, at) = (e.status, target(e));
+    match at {
+        Target::Stdio(_) => Err(Errno::ESPIPE),
         // pwrite on an O_APPEND file appends, as on Linux.
-        Object::File(f) if write => sys_fs::write(proc, p, &f, e.status & O_APPEND != 0, buf, len, Some(off)),
-        Object::File(f) => sys_fs::read(proc, p, &f, buf, len, Some(off)),
+        Target::File(f) if write => sys_fs::write(proc, p, &f, status & O_APPEND != 0, buf, len, Some(off)),
+        Target::File(f) => sys_fs::read(proc, p, &f, buf, len, Some(off)),
     }
 }
 
