@@ -275,7 +275,12 @@ impl ShareDir {
             let mut rest: std::collections::VecDeque<Vec<u8>> = target.split(|&b| b == b'/').map(|c| c.to_vec()).collect();
             if target.first() == Some(&b'/') {
                 // A guest path: into this share, or nowhere it can reach.
-                let inside = target.strip_prefix(self.guest.as_slice()).filter(|r| r.is_empty() || r[0] == b'/');
+                let inside = if self.guest == b"/" {
+                    // Shared at the root: every absolute path is inside.
+                    Some(target.as_slice())
+                } else {
+                    target.strip_prefix(self.guest.as_slice()).filter(|r| r.is_empty() || r[0] == b'/')
+                };
                 let Some(r) = inside else { return err(libc::EACCES) };
                 done.clear();
                 rest = r.split(|&b| b == b'/').map(|c| c.to_vec()).collect();
@@ -2019,5 +2024,19 @@ mod tests {
         }
         names.sort();
         assert_eq!(names, [".", "..", "a"]);
+    }
+
+    /// A share at the guest's root follows an absolute symlink that stays in it.
+    #[test]
+    fn absolute_symlink_in_a_share_at_the_root() {
+        let t = env();
+        fs::create_dir(t.share().join("d")).unwrap();
+        fs::write(t.share().join("d/f"), b"in").unwrap();
+        std::os::unix::fs::symlink("/d/f", t.share().join("abs")).unwrap();
+        let specs = [ShareSpec { host: t.share(), guest: b"/".to_vec(), read_only: false, cwd: false }];
+        let mut root = Env { base: t.base.join("unused"), files: Files::open(&specs).unwrap(), mem: GuestMemory::new(4 << 20).unwrap() };
+        let h = root.open(0, "abs", libc::O_RDONLY, 0);
+        assert!(h >= 0, "got {h}");
+        assert_eq!(root.read(h, 10, 0).1, b"in");
     }
 }
