@@ -33,6 +33,7 @@ const EXIT_INTERNAL: i32 = 125;
 #[command(
     name = "uk-run",
     version,
+    override_usage = "uk-run [OPTIONS] PROGRAM [ARGS]...",
     about = "Run an unmodified static Linux x86-64 program in a fresh KVM virtual machine",
     long_about = "Run an unmodified static Linux x86-64 program (busybox-static, gcc -static, \
 musl-gcc -static, static Go or Rust) in a fresh KVM virtual machine that holds only the program \
@@ -69,13 +70,10 @@ struct Cli {
     #[arg(long)]
     no_cache: bool,
 
-    /// The static Linux x86-64 program to run.
-    #[arg(value_name = "PROGRAM")]
-    program: PathBuf,
-
-    /// Arguments passed to the program.
-    #[arg(value_name = "ARGS", trailing_var_arg = true, allow_hyphen_values = true)]
-    args: Vec<OsString>,
+    /// The static Linux x86-64 program to run (looked up in PATH when it has no slash),
+    /// then its arguments: everything from PROGRAM on is the program's, options included.
+    #[arg(value_name = "PROGRAM [ARGS]", required = true, num_args = 1.., trailing_var_arg = true)]
+    command: Vec<OsString>,
 }
 
 fn parse_size(s: &str) -> Result<u64, String> {
@@ -127,6 +125,36 @@ fn open_program(path: &std::path::Path) -> Result<(std::fs::File, &'static [u8])
     Ok((f, bytes))
 }
 
+/// Where PROGRAM is: itself when it has a slash, else the first executable
+/// file of that name in PATH, as execvp (and so env, strace and time) finds
+/// it. Not found anywhere: 127; found only without execute permission (or
+/// as a directory): 126.
+fn find_program(name: &std::ffi::OsStr) -> Result<PathBuf, Refusal> {
+    let typed = std::path::Path::new(name);
+    if name.as_bytes().contains(&b'/') {
+        return Ok(typed.to_path_buf());
+    }
+    if name.is_empty() {
+        return Err(refuse(127, typed, "No such file or directory"));
+    }
+    // glibc's execvp default when PATH is unset.
+    let path = std::env::var_os("PATH").unwrap_or_else(|| "/bin:/usr/bin".into());
+    let mut denied = None;
+    for dir in path.as_bytes().split(|&b| b == b':') {
+        let dir = if dir.is_empty() { &b"."[..] } else { dir };
+        let cand = std::path::Path::new(std::ffi::OsStr::from_bytes(dir)).join(name);
+        match std::fs::metadata(&cand) {
+            Ok(m) if m.is_file() && m.permissions().mode() & 0o111 != 0 => return Ok(cand),
+            Ok(_) => denied = denied.or(Some(cand)),
+            Err(_) => {}
+        }
+    }
+    Err(match denied {
+        Some(p) => refuse(126, typed, format_args!("Permission denied ({} is not an executable file)", p.display())),
+        None => refuse(127, typed, "No such file or directory (not found in PATH)"),
+    })
+}
+
 fn main() {
     let t0 = Instant::now();
     let cli = Cli::parse();
@@ -150,14 +178,16 @@ fn run(cli: &Cli, t0: Instant) -> Result<Never, Refusal> {
     let rlimit_nofile = host::rlimit(libc::RLIMIT_NOFILE as libc::c_int);
     let mut files = files::Files::open(&shares).map_err(usage)?;
 
-    let (file, bytes) = open_program(&cli.program)?;
-    let image = loader::parse(bytes, PIE_BASE).map_err(|e| refuse(126, &cli.program, e))?;
+    let typed = &cli.command[0];
+    let program = find_program(typed)?;
+    let (file, bytes) = open_program(&program)?;
+    let image = loader::parse(bytes, PIE_BASE).map_err(|e| refuse(126, &program, e))?;
     let internal = |what: String| Refusal { status: EXIT_INTERNAL, msg: what };
 
     let mut mem = GuestMemory::new(cli.memory as usize).map_err(|e| internal(format!("cannot allocate guest memory: {e}")))?;
     let mut b = setup::Builder::new(&mut mem).map_err(|e| internal(e.to_string()))?;
     let setup_err = |e: setup::SetupError| match e {
-        setup::SetupError::Program(l) => refuse(126, &cli.program, l),
+        setup::SetupError::Program(l) => refuse(126, &program, l),
         e => internal(e.to_string()),
     };
     b.map_direct().map_err(setup_err)?;
@@ -170,8 +200,8 @@ fn run(cli: &Cli, t0: Instant) -> Result<Never, Refusal> {
     regions.extend_from_slice(&loaded.regions);
 
     // The initial stack: argv as given, uk-run's environment, the auxv.
-    let mut argv: Vec<&[u8]> = vec![cli.program.as_os_str().as_bytes()];
-    argv.extend(cli.args.iter().map(|a| a.as_bytes()));
+    // argv[0] as typed; AT_EXECFN the path found (as execvp passes it to execve).
+    let argv: Vec<&[u8]> = cli.command.iter().map(|a| a.as_bytes()).collect();
     let env: Vec<Vec<u8>> = std::env::vars_os()
         .map(|(k, v)| [k.as_bytes(), b"=", v.as_bytes()].concat())
         .collect();
@@ -183,7 +213,7 @@ fn run(cli: &Cli, t0: Instant) -> Result<Never, Refusal> {
     let stack_args = loader::StackArgs {
         argv: &argv,
         envp: &envp,
-        execfn: cli.program.as_os_str().as_bytes(),
+        execfn: program.as_os_str().as_bytes(),
         platform: b"x86_64",
         random: random[..16].try_into().expect("16 bytes"),
         phdr: image.phdr_vaddr,
@@ -200,7 +230,7 @@ fn run(cli: &Cli, t0: Instant) -> Result<Never, Refusal> {
         clktck: 100,
         minsigstksz: 2048,
     };
-    let (stack, sp) = loader::build_stack(USER_STACK_TOP, &stack_args).map_err(|e| refuse(126, &cli.program, e))?;
+    let (stack, sp) = loader::build_stack(USER_STACK_TOP, &stack_args).map_err(|e| refuse(126, &program, e))?;
     regions.push(b.map_stack(&stack).map_err(setup_err)?);
     // The host's time zone, for the guest's /etc/localtime (TZif files are a few KiB).
     let localtime = std::fs::read("/etc/localtime").ok().filter(|t| t.len() <= 64 << 10 && t.starts_with(b"TZif"));
@@ -259,7 +289,7 @@ fn run(cli: &Cli, t0: Instant) -> Result<Never, Refusal> {
         boot.cwd[..n].copy_from_slice(&cwd[..n]);
         boot.cwd_len = n as u64;
     }
-    let exe = std::fs::canonicalize(&cli.program).unwrap_or_else(|_| cli.program.clone());
+    let exe = std::fs::canonicalize(&program).unwrap_or_else(|_| program.clone());
     let exe = exe.as_os_str().as_bytes();
     let n = exe.len().min(boot.exe.len());
     boot.exe[..n].copy_from_slice(&exe[..n]);

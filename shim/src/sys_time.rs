@@ -64,3 +64,24 @@ pub fn clock_nanosleep<P: Platform>(proc: &mut Process, p: &mut P, clock: u64, f
     sleep_for(proc, p, delta);
     Ok(0)
 }
+
+/// getrusage: the process's CPU time (time not spent blocked) as user
+/// time, its mapped memory as the peak RSS; no children ever ran.
+pub fn getrusage<P: Platform>(proc: &mut Process, p: &mut P, who: u64, buf: u64) -> SysResult {
+    const RUSAGE_SELF: i32 = 0;
+    const RUSAGE_CHILDREN: i32 = -1;
+    const RUSAGE_THREAD: i32 = 1;
+    let mut b = [0u8; 144];
+    match who as i32 {
+        RUSAGE_SELF | RUSAGE_THREAD => {
+            let cpu = now(proc, p, ClockSource::CpuTime);
+            b[0..8].copy_from_slice(&(cpu / NSEC_PER_SEC).to_le_bytes());
+            b[8..16].copy_from_slice(&((cpu % NSEC_PER_SEC) / 1000).to_le_bytes());
+            let mapped: u64 = proc.mm.vmas.iter().map(|(s, v)| v.end - s).sum();
+            b[32..40].copy_from_slice(&(mapped >> 10).to_le_bytes());
+        }
+        RUSAGE_CHILDREN => {}
+        _ => return Err(Errno::EINVAL),
+    }
+    p.write_user(buf, &b).map(|_| 0)
+}

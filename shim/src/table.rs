@@ -213,6 +213,7 @@ fn call<P: Platform>(proc: &mut Process, p: &mut P, s: Sysno, a: [u64; 6]) -> Sy
         // time
         Sysno::clock_gettime => sys_time::clock_gettime(proc, p, a[0], a[1]),
         Sysno::clock_getres => sys_time::clock_getres(p, a[0], a[1]),
+        Sysno::getrusage => sys_time::getrusage(proc, p, a[0], a[1]),
         Sysno::gettimeofday => sys_time::gettimeofday(p, a[0], a[1]),
         Sysno::time => sys_time::time(p, a[0]),
         Sysno::nanosleep => sys_time::nanosleep(proc, p, a[0], a[1]),

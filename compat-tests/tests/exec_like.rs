@@ -1,0 +1,99 @@
+//! uk-run behaves like exec (issue 9): everything after PROGRAM is the
+//! program's, a PROGRAM without a slash is looked up in PATH as execvp does,
+//! and the guest's /etc, /dev/shm and /tmp are what programs expect. Each
+//! case runs natively and under uk-run; where no native run of the same
+//! command exists (a program that is not found), `env`'s status is the
+//! reference.
+
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::process::Command;
+
+use compat_tests::{busybox, check, run_command, Case, Status, TempDir, UkRun};
+
+macro_rules! uk_run {
+    ($name:expr) => {
+        match UkRun::for_guest($name) {
+            Some(uk) => uk,
+            None => return,
+        }
+    };
+}
+
+/// Options after PROGRAM are the program's: --help, --version, -V and -v
+/// reach it, not uk-run.
+#[test]
+fn options_after_program_belong_to_it() {
+    let uk = uk_run!("options_after_program_belong_to_it");
+    check(&uk, &Case::new(busybox()).arg("--help"));
+    check(&uk, &Case::new(busybox()).args(["echo", "--version", "-v", "--help", "-m", "1G"]));
+    for (prog, args) in [("/sbin/e2fsck.static", &["-V"][..]), ("/usr/bin/gpgv-static", &["--version"][..])] {
+        assert!(fs::metadata(prog).is_ok(), "{prog} is missing: scripts/install-deps installs it");
+        check(&uk, &Case::new(prog).args(args));
+    }
+}
+
+/// A PROGRAM without a slash is found in PATH, with argv[0] as typed.
+#[test]
+fn program_is_looked_up_in_path() {
+    let uk = uk_run!("program_is_looked_up_in_path");
+    check(&uk, &Case::new("busybox").args(["echo", "hi"]));
+    // argv[0] as typed: busybox runs the applet it names.
+    let dir = TempDir::new("path-lookup");
+    let bin = dir.path().join("bin");
+    fs::create_dir(&bin).unwrap();
+    std::os::unix::fs::symlink(busybox(), bin.join("echo")).unwrap();
+    let path = format!("{}:/usr/bin:/bin", bin.display());
+    check(&uk, &Case::new("echo").args(["via", "path"]).env("PATH", &path));
+}
+
+/// execvp's conventions: a name found nowhere is 127; one found only
+/// without execute permission is 126; a non-executable file earlier in
+/// PATH is skipped for an executable one later. `env` is the reference.
+#[test]
+fn path_lookup_statuses_match_env() {
+    let uk = UkRun::for_cli();
+    let dir = TempDir::new("path-status");
+    let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+    fs::create_dir(&a).unwrap();
+    fs::create_dir(&b).unwrap();
+    let plain = a.join("prog");
+    fs::write(&plain, b"not a program\n").unwrap();
+    fs::set_permissions(&plain, fs::Permissions::from_mode(0o644)).unwrap();
+    fs::create_dir(a.join("adir")).unwrap();
+    let path_a = format!("{}", a.display());
+    for (name, path) in [("no-such-program-anywhere", path_a.as_str()), ("prog", path_a.as_str()), ("adir", path_a.as_str())] {
+        let status = |mut cmd: Command| {
+            cmd.env_clear().env("PATH", path).current_dir(dir.path());
+            run_command(cmd, b"", std::time::Duration::from_secs(30)).unwrap()
+        };
+        let mut native = Command::new("/usr/bin/env");
+        native.arg(name);
+        let native = status(native);
+        let mut ours = Command::new(uk.path());
+        ours.arg(name);
+        let ours = status(ours);
+        assert_eq!(ours.status, native.status, "uk-run {name} with PATH={path}: {:?}", String::from_utf8_lossy(&ours.stderr));
+        let err = String::from_utf8_lossy(&ours.stderr);
+        assert!(err.starts_with("uk-run: ") && err.matches('\n').count() == 1 && err.contains(name), "one line naming {name}: {err:?}");
+    }
+    // The executable one later in PATH wins over the plain file.
+    if UkRun::for_guest("path_lookup_statuses_match_env").is_none() {
+        return;
+    }
+    fs::write(a.join("echo"), b"not a program\n").unwrap();
+    std::os::unix::fs::symlink(busybox(), b.join("echo")).unwrap();
+    let both = format!("{}:{}", a.display(), b.display());
+    let run = |mut cmd: Command| {
+        cmd.env_clear().env("PATH", &both).current_dir(dir.path());
+        run_command(cmd, b"", std::time::Duration::from_secs(30)).unwrap()
+    };
+    let mut native = Command::new("/usr/bin/env");
+    native.args(["echo", "later"]);
+    let native = run(native);
+    let mut ours = Command::new(uk.path());
+    ours.args(["echo", "later"]);
+    let ours = run(ours);
+    assert_eq!((ours.status, &ours.stdout), (native.status, &native.stdout), "{:?}", String::from_utf8_lossy(&ours.stderr));
+    assert_eq!(native.status, Status::Exited(0));
+}
