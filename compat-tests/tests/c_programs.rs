@@ -424,3 +424,26 @@ fn lazy_reservation_larger_than_guest_ram() {
     let uk = uk_run!("lazy");
     check_c(&uk, "lazy", |c| c.stdin("hello"));
 }
+
+/// tmpfiles.c: files open but unlinked (tmpfile(), O_TMPFILE), every
+/// timestamp call, shm_open and sem_open, in a share, in the in-memory /tmp
+/// and in /dev/shm.
+fn tmpfiles(test: &str, place: &str) {
+    let uk = uk_run!(test);
+    check_c(&uk, "tmpfiles", |c| c.arg(place));
+}
+
+#[test]
+fn tmpfiles_cwd() {
+    tmpfiles("tmpfiles_cwd", "cwd");
+}
+
+#[test]
+fn tmpfiles_tmp() {
+    tmpfiles("tmpfiles_tmp", "tmp");
+}
+
+#[test]
+fn tmpfiles_dev_shm() {
+    tmpfiles("tmpfiles_dev_shm", "shm");
+}

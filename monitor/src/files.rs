@@ -68,6 +68,7 @@ const OPEN_FLAGS: i32 = ACCMODE
     | libc::O_DIRECTORY
     | libc::O_NOFOLLOW
     | libc::O_PATH
+    | libc::O_TMPFILE
     | libc::O_NONBLOCK
     | libc::O_CLOEXEC
     | libc::O_NOCTTY
@@ -729,7 +730,8 @@ impl Files {
             // Linux ignores every other flag with O_PATH; openat2 refuses them.
             (flags & (libc::O_PATH | libc::O_DIRECTORY | libc::O_NOFOLLOW), 0, false)
         } else {
-            let mode = if flags & libc::O_CREAT != 0 { a.mode & 0o7777 } else { 0 };
+            let creates = flags & libc::O_CREAT != 0 || flags & libc::O_TMPFILE == libc::O_TMPFILE;
+            let mode = if creates { a.mode & 0o7777 } else { 0 };
             let writes = acc != libc::O_RDONLY || flags & (libc::O_CREAT | libc::O_TRUNC) != 0;
             if s.read_only && writes {
                 Self::read_only_open(s, &path, flags)?;

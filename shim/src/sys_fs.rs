@@ -217,6 +217,8 @@ pub fn close<P: Platform>(proc: &mut Process, p: &mut P, fd: u64) -> SysResult {
 }
 
 pub fn openat<P: Platform>(proc: &mut Process, p: &mut P, dirfd: u64, path: u64, flags: u64, mode: u64) -> SysResult {
+    /// O_TMPFILE includes O_DIRECTORY, as Linux's.
+    const O_TMPFILE: u32 = 0o20000000 | O_DIRECTORY;
     let flags = flags as u32;
     let creat = flags & O_CREAT != 0;
     let excl = creat && flags & O_EXCL != 0;
@@ -244,6 +246,21 @@ pub fn openat<P: Platform>(proc: &mut Process, p: &mut P, dirfd: u64, path: u64,
         return install(proc, p, FileKind::Host { share: *share, handle, dir, seekable: false }, path, flags);
     }
     let (loc, comps) = resolve(proc, p, dirfd, &given, follow)?;
+    if flags & O_TMPFILE == O_TMPFILE {
+        if !writes || creat {
+            return Err(Errno::EINVAL);
+        }
+        if let Loc::Mem(dir) = loc {
+            // A file in no directory: the name is removed as it is made.
+            if !proc.vfs.nodes[dir].is_dir() {
+                return Err(Errno::ENOTDIR);
+            }
+            let t = now(p);
+            let ino = add_owned(proc, dir, b"\0tmpfile", NodeKind::File(Vec::new()), mode, t);
+            proc.vfs.remove(dir, b"\0tmpfile");
+            return install(proc, p, FileKind::Mem(ino), join(&comps), flags & !O_DIRECTORY);
+        }
+    }
     let kind = match loc {
         Loc::Link(_) => return Err(if flags & O_PATH != 0 { Errno::ENOENT } else { Errno::ELOOP }),
         // The program's own file outside the tree: only execve reaches it.
@@ -650,7 +667,10 @@ pub fn fstat_file<P: Platform>(proc: &Process, p: &mut P, f: &OpenFile) -> Resul
 /// stat of an in-memory node; the directories above a share show the
 /// host's directories there, as a native run sees them.
 fn mem_stat<P: Platform>(proc: &Process, p: &mut P, ino: usize) -> Result<Stat, Errno> {
-    if let Some((share, levels)) = proc.vfs.share_above(ino) {
+    // Only a directory still in the tree stands above a share (an unlinked
+    // file's path would name its old directory).
+    let above = proc.vfs.nodes[ino].is_dir() && proc.vfs.path_of(ino).is_some();
+    if let Some((share, levels)) = proc.vfs.share_above(ino).filter(|_| above) {
         let mut c = call(FileOp::Stat);
         (c.flags, c.mode) = (abi::hc::STAT_ANCESTOR, levels);
         if let (Ok(_), c) = on_path(p, c, share, &[], FileData::None) {

@@ -236,6 +236,8 @@ impl Vfs {
         for (name, d) in [(&b"null"[..], Dev::Null), (b"zero", Dev::Zero), (b"full", Dev::Full), (b"random", Dev::Random), (b"urandom", Dev::Urandom), (b"tty", Dev::Tty)] {
             v.add(dev, name, NodeKind::Dev(d), 0o666, now);
         }
+        // POSIX shared memory and named semaphores (shm_open, sem_open).
+        dir(&mut v, dev, b"shm", 0o1777);
         for (name, target) in [
             (&b"stdin"[..], &b"/proc/self/fd/0"[..]),
             (b"stdout", b"/proc/self/fd/1"),
