@@ -62,6 +62,18 @@ pub const MAX_CPUID_SITES: usize = 128;
 
 /// Most shared directories (`-v`, plus the current directory).
 pub const MAX_SHARES: usize = 8;
+/// Host files copied into the guest's /etc at start ([`BootInfo::etc`]).
+pub const MAX_ETC_FILES: usize = 4;
+
+/// One host file copied into the guest's /etc: its name there, and its
+/// bytes in guest-physical memory in chunk 0, [at, at + len).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct EtcFile {
+    pub name: [u8; 16],
+    pub at: u64,
+    pub len: u64,
+}
 
 /// A host directory shared with the program.
 #[repr(C)]
@@ -141,10 +153,10 @@ pub struct BootInfo {
     pub stdio: [StdioInfo; 3],
     pub uts: Utsname,
 
-    /// The host's /etc/localtime (a TZif file), copied to guest-physical
-    /// memory in chunk 0 [localtime, localtime + localtime_len); 0: none.
-    pub localtime: u64,
-    pub localtime_len: u64,
+    /// Host files for the guest's /etc (localtime, hostname, resolv.conf,
+    /// os-release, those the host has), `netc` of them.
+    pub netc: u64,
+    pub etc: [EtcFile; MAX_ETC_FILES],
 
     /// The working directory the program starts in (absolute).
     pub cwd_len: u64,

@@ -97,3 +97,16 @@ fn path_lookup_statuses_match_env() {
     assert_eq!((ours.status, &ours.stdout), (native.status, &native.stdout), "{:?}", String::from_utf8_lossy(&ours.stderr));
     assert_eq!(native.status, Status::Exited(0));
 }
+
+/// The guest's /etc has the host's hostname, resolv.conf and os-release
+/// (copies made at start), as programs that read them expect.
+#[test]
+fn etc_has_the_hosts_identity_files() {
+    let uk = uk_run!("etc_has_the_hosts_identity_files");
+    for f in ["/etc/hostname", "/etc/resolv.conf", "/etc/os-release", "/etc/localtime"] {
+        check(&uk, &Case::new(busybox()).args(["cat", f]));
+    }
+    check(&uk, &Case::new(busybox()).args(["hostname"]));
+    // /dev/shm is a sticky, world-writable directory, as on Debian.
+    check(&uk, &Case::new(busybox()).args(["stat", "-c", "%A", "/dev/shm"]));
+}

@@ -135,12 +135,18 @@ pub extern "C" fn kmain(boot: &'static BootInfo) -> ! {
     }
     let mut machine = Machine::new(mem, console::Console::new(tty), clock, boot.random, cpuid::Cpuid::new(boot));
     let start = shim::Platform::clock_ns(&mut machine, false);
-    let localtime = (boot.localtime != 0 && boot.localtime + boot.localtime_len <= abi::layout::HUGE_PAGE_SIZE).then(|| {
-        // SAFETY: the monitor copied the bytes into chunk 0 (checked above
-        // to lie in it), which the kernel window maps; nothing writes them.
-        unsafe { core::slice::from_raw_parts(abi::layout::low_virt(boot.localtime) as *const u8, boot.localtime_len as usize) }.to_vec()
-    });
-    let k = Kernel { proc: Process::from_boot(boot, start, localtime), machine, stack_limit: boot.stack_limit, rewritten_sites: 0, syscalls: 0 };
+    let etc = boot.etc[..(boot.netc as usize).min(boot.etc.len())]
+        .iter()
+        .filter(|f| f.at != 0 && f.at.checked_add(f.len).is_some_and(|e| e <= abi::layout::HUGE_PAGE_SIZE))
+        .map(|f| {
+            let name = f.name.split(|&c| c == 0).next().unwrap_or(&[]).to_vec();
+            // SAFETY: the monitor copied the bytes into chunk 0 (checked above
+            // to lie in it), which the kernel window maps; nothing writes them.
+            let bytes = unsafe { core::slice::from_raw_parts(abi::layout::low_virt(f.at) as *const u8, f.len as usize) }.to_vec();
+            (name, bytes)
+        })
+        .collect();
+    let k = Kernel { proc: Process::from_boot(boot, start, etc), machine, stack_limit: boot.stack_limit, rewritten_sites: 0, syscalls: 0 };
     // SAFETY: the program has not run yet: nothing else refers to KERNEL.
     unsafe { (*core::ptr::addr_of_mut!(KERNEL)).write(k) };
     PROGRAM_STARTED.store(true, core::sync::atomic::Ordering::Relaxed);

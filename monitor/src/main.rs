@@ -232,9 +232,17 @@ fn run(cli: &Cli, t0: Instant) -> Result<Never, Refusal> {
     };
     let (stack, sp) = loader::build_stack(USER_STACK_TOP, &stack_args).map_err(|e| refuse(126, &program, e))?;
     regions.push(b.map_stack(&stack).map_err(setup_err)?);
-    // The host's time zone, for the guest's /etc/localtime (TZif files are a few KiB).
-    let localtime = std::fs::read("/etc/localtime").ok().filter(|t| t.len() <= 64 << 10 && t.starts_with(b"TZif"));
-    let localtime = localtime.and_then(|t| b.place(&t).ok().map(|at| (at, t.len() as u64)));
+    // The host's time zone, name, resolver and release, for the guest's /etc
+    // (copies: TZif files are a few KiB, the others a few lines).
+    let mut etc = Vec::new();
+    for (name, max, magic) in [("localtime", 64 << 10, &b"TZif"[..]), ("hostname", 4 << 10, b""), ("resolv.conf", 16 << 10, b""), ("os-release", 16 << 10, b"")] {
+        let Some(bytes) = std::fs::read(format!("/etc/{name}")).ok().filter(|t| t.len() <= max && t.starts_with(magic)) else { continue };
+        if let Ok(at) = b.place(&bytes) {
+            let mut f = abi::boot::EtcFile { at, len: bytes.len() as u64, ..Default::default() };
+            f.name[..name.len()].copy_from_slice(name.as_bytes());
+            etc.push(f);
+        }
+    }
     let free_start = b.free_start();
     let low_free = b.low_free();
     let tables_free = b.tables_free();
@@ -251,7 +259,8 @@ fn run(cli: &Cli, t0: Instant) -> Result<Never, Refusal> {
     boot.flags = if cli.verbose { FLAG_VERBOSE } else { 0 } | if cli.trace { FLAG_TRACE } else { 0 };
     boot.mem_size = mem.size();
     boot.sigmask = host::inherited_sigmask();
-    (boot.localtime, boot.localtime_len) = localtime.unwrap_or((0, 0));
+    boot.netc = etc.len() as u64;
+    boot.etc[..etc.len()].copy_from_slice(&etc);
     boot.mem_usable = vm.ram.usable;
     boot.free_start = free_start;
     boot.low_free = low_free;

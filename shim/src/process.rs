@@ -58,9 +58,10 @@ pub struct Process {
 
 impl Process {
     /// The process as the monitor described it at boot.
-    /// `localtime`: the host's /etc/localtime, which the kernel read from
-    /// where the boot information says the monitor put it.
-    pub fn from_boot(b: &BootInfo, start_mono_ns: u64, localtime: Option<Vec<u8>>) -> Process {
+    /// `etc`: host files for /etc (name, bytes: localtime, hostname, ...),
+    /// which the kernel read from where the boot information says the
+    /// monitor put them.
+    pub fn from_boot(b: &BootInfo, start_mono_ns: u64, etc: Vec<(Vec<u8>, Vec<u8>)>) -> Process {
         let inf = Rlimit { rlim_cur: RLIM_INFINITY, rlim_max: RLIM_INFINITY };
         let mut rlimits = [inf; RLIMIT_NLIMITS];
         rlimits[RLIMIT_STACK] = Rlimit { rlim_cur: b.rlimit_stack[0], rlim_max: b.rlimit_stack[1] };
@@ -110,7 +111,7 @@ impl Process {
             cwd: b.cwd[..(b.cwd_len as usize).min(b.cwd.len())].to_vec(),
             cwd_file: None,
             fds,
-            vfs: crate::vfs::Vfs::new(shares, b.uid, b.gid, boot_ns, localtime),
+            vfs: crate::vfs::Vfs::new(shares, b.uid, b.gid, boot_ns, etc),
             mm: Mm::new(regions, b.brk_start),
             signals: Signals { mask: b.sigmask & !crate::signal::UNBLOCKABLE, ..Signals::default() },
             rlimits,

@@ -216,7 +216,7 @@ pub fn join(comps: &[Vec<u8>]) -> Vec<u8> {
 impl Vfs {
     /// The tree a program starts with: `shares` mounted, the directories
     /// above them created, and /etc naming the user.
-    pub fn new(shares: Vec<Share>, uid: u32, gid: u32, now: u64, localtime: Option<Vec<u8>>) -> Vfs {
+    pub fn new(shares: Vec<Share>, uid: u32, gid: u32, now: u64, host_etc: Vec<(Vec<u8>, Vec<u8>)>) -> Vfs {
         let root = Node {
             kind: NodeKind::Dir(BTreeMap::new()),
             perm: 0o755,
@@ -265,8 +265,11 @@ impl Vfs {
         ] {
             v.add(etc, name, NodeKind::File(text), 0o644, now);
         }
-        if let Some(tz) = localtime {
-            v.add(etc, b"localtime", NodeKind::File(tz), 0o644, now);
+        // Copies of the host's localtime, hostname, resolv.conf, os-release.
+        for (name, bytes) in host_etc {
+            if !name.is_empty() && !name.contains(&b'/') && v.child(etc, &name).is_none() {
+                v.add(etc, &name, NodeKind::File(bytes), 0o644, now);
+            }
         }
         dir(&mut v, 0, b"proc", 0o555);
         // The directories a share hangs from.
@@ -557,7 +560,7 @@ mod tests {
             Share { at: comps("/work"), read_only: false },
             Share { at: comps("/work/data"), read_only: true },
         ];
-        let v = Vfs::new(shares, 0, 0, 0, None);
+        let v = Vfs::new(shares, 0, 0, 0, Vec::new());
         let r = |p: &str| v.resolve(&P, &comps("/work"), p.as_bytes(), true).map(|(l, _)| l);
         assert_eq!(r("a/b"), Ok(Loc::Share { share: 0, rel: b"a/b".to_vec() }));
         assert_eq!(r("data"), Ok(Loc::Share { share: 1, rel: b"".to_vec() }));
@@ -571,7 +574,7 @@ mod tests {
 
     #[test]
     fn symlinks_are_followed_and_proc_self_knows_the_program() {
-        let v = Vfs::new(Vec::new(), 0, 0, 0, None);
+        let v = Vfs::new(Vec::new(), 0, 0, 0, Vec::new());
         let (l, c) = v.resolve(&P, &[], b"/dev/stdin", false).unwrap();
         assert!(matches!(l, Loc::Mem(_)));
         assert_eq!(join(&c), b"/dev/stdin");
