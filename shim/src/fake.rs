@@ -187,7 +187,7 @@ mod tests {
         }
         let mut f = Fake::default();
         f.map(0x10_0000, 0x4000, PROT_READ | PROT_WRITE).unwrap();
-        (Process::from_boot(&b, 0, None), f)
+        (Process::from_boot(&b, 0, Vec::new()), f)
     }
 
     fn sys(pr: &mut Process, f: &mut Fake, s: Sysno, a: &[u64]) -> i64 {

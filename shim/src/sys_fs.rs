@@ -1358,7 +1358,7 @@ mod tests {
     fn setup() -> (Process, Fake) {
         // SAFETY: BootInfo is plain integers and arrays: all-zero is valid.
         let boot: alloc::boxed::Box<abi::boot::BootInfo> = alloc::boxed::Box::new(unsafe { core::mem::zeroed() });
-        let mut proc = Process::from_boot(&boot, 0, None);
+        let mut proc = Process::from_boot(&boot, 0, Vec::new());
         proc.cwd = b"/tmp".to_vec();
         proc.fds.limit = 64;
         let mut f = Fake::default();
