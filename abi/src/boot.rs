@@ -84,6 +84,9 @@ pub struct Share {
     pub guest_path_len: u32,
     /// Writes are refused with EROFS.
     pub read_only: u32,
+    /// 1: the host's root under the private mounts (--host-root): paths in
+    /// /tmp, /dev, /proc and /etc stay the guest's own.
+    pub under: u32,
 }
 
 #[repr(C)]

@@ -110,3 +110,69 @@ fn etc_has_the_hosts_identity_files() {
     // /dev/shm is a sticky, world-writable directory, as on Debian.
     check(&uk, &Case::new(busybox()).args(["stat", "-c", "%A", "/dev/shm"]));
 }
+
+/// Runs `args` natively (from `dir`) and `uk-run OPTS args` the same way.
+fn both(uk: &UkRun, opts: &[&str], args: &[&str], dir: &std::path::Path) -> (compat_tests::Outcome, compat_tests::Outcome) {
+    let mut native = Command::new(args[0]);
+    native.args(&args[1..]).current_dir(dir).env_clear().env("PATH", "/usr/bin:/bin");
+    let native = run_command(native, b"", std::time::Duration::from_secs(60)).unwrap();
+    let mut ours = Command::new(uk.path());
+    ours.args(opts).args(args).current_dir(dir).env_clear().env("PATH", "/usr/bin:/bin");
+    let ours = run_command(ours, b"", std::time::Duration::from_secs(60)).unwrap();
+    (native, ours)
+}
+
+/// --host-root shows the host's root read-only under the private mounts:
+/// host files read as natively, static programs there run, writes outside
+/// the shares answer EROFS, and /tmp stays the guest's own.
+#[test]
+fn host_root_shows_the_host_read_only() {
+    let uk = uk_run!("host_root_shows_the_host_read_only");
+    let dir = TempDir::new("host-root");
+    let bb = busybox();
+    let bb = bb.to_str().unwrap();
+    for args in [
+        vec![bb, "md5sum", bb],
+        vec![bb, "sh", "-c", "exec /bin/busybox echo from the host's /bin"],
+        vec![bb, "ls", "-d", "/usr/bin", "/bin/busybox", "/usr/share"],
+    ] {
+        let (native, ours) = both(&uk, &["--host-root"], &args, dir.path());
+        assert_eq!((&ours.status, &ours.stdout, &ours.stderr), (&native.status, &native.stdout, &native.stderr), "uk-run --host-root {args:?}");
+    }
+    // Without it, the host's /usr is not there (the root is private).
+    let (native, ours) = both(&uk, &[], &[bb, "ls", "-d", "/usr/share"], dir.path());
+    assert_eq!(native.status, Status::Exited(0));
+    assert_ne!(ours.status, Status::Exited(0), "/usr/share without --host-root");
+    // Read-only, and the private /tmp is not the host's.
+    let name = format!("/tmp/uk-host-root-{}", std::process::id());
+    let script = format!("echo x > /usr/uk-host-root-probe; echo x > {name} && cat {name}");
+    let mut ours = Command::new(uk.path());
+    ours.args(["--host-root", bb, "sh", "-c", &script]).current_dir(dir.path());
+    let ours = run_command(ours, b"", std::time::Duration::from_secs(60)).unwrap();
+    assert_eq!(ours.stdout, b"x\n");
+    assert!(String::from_utf8_lossy(&ours.stderr).contains("Read-only file system"), "{:?}", String::from_utf8_lossy(&ours.stderr));
+    assert!(fs::metadata("/usr/uk-host-root-probe").is_err() && fs::metadata(&name).is_err(), "the host was written");
+}
+
+/// A program that runs /bin/sh in the private root learns why it is not
+/// found, and that --host-root exists; a dynamically linked one found
+/// there is named as such. Both answer ENOENT, as Linux does for a missing
+/// interpreter (a shell must not run the ELF as a script).
+#[test]
+fn missing_bin_sh_names_the_option() {
+    let uk = uk_run!("missing_bin_sh_names_the_option");
+    let dir = TempDir::new("no-bin-sh");
+    let bb = busybox();
+    let bb = bb.to_str().unwrap();
+    let (_, ours) = both(&uk, &[], &[bb, "sh", "-c", "exec /bin/sh -c true"], dir.path());
+    let err = String::from_utf8_lossy(&ours.stderr);
+    assert!(err.contains("--host-root") && err.contains("/bin/sh"), "{err:?}");
+    assert_eq!(ours.status, Status::Exited(127), "{err:?}");
+    if compat_tests::is_static_elf64(std::path::Path::new("/bin/sh")) {
+        return;
+    }
+    let (_, ours) = both(&uk, &["--host-root"], &[bb, "sh", "-c", "exec /bin/sh -c true"], dir.path());
+    let err = String::from_utf8_lossy(&ours.stderr);
+    assert!(err.contains("dynamically linked"), "{err:?}");
+    assert_eq!(ours.status, Status::Exited(127), "{err:?}");
+}

@@ -89,6 +89,9 @@ pub struct ShareSpec {
     /// The current directory, shared by default: if it cannot be opened it
     /// is left out with a warning instead of failing the run.
     pub cwd: bool,
+    /// The host's root under the guest's private mounts (--host-root): it
+    /// shows where the in-memory tree has nothing of its own.
+    pub under: bool,
 }
 
 /// A bad share on the command line: a usage error (exit status 2).
@@ -168,7 +171,7 @@ pub fn parse_volume(arg: &OsStr) -> Result<ShareSpec, ShareError> {
         Some(opt) => return Err(ShareError::Option { arg: shown(), opt: String::from_utf8_lossy(opt).into_owned() }),
     };
     let guest = normalize_guest(parts[1]).map_err(|problem| ShareError::Guest { arg: shown(), problem })?;
-    Ok(ShareSpec { host: PathBuf::from(OsStr::from_bytes(parts[0])), guest, read_only, cwd: false })
+    Ok(ShareSpec { host: PathBuf::from(OsStr::from_bytes(parts[0])), guest, read_only, cwd: false, under: false })
 }
 
 /// The shares in the order the guest numbers them: the current directory
@@ -189,7 +192,7 @@ pub fn plan_shares<S: AsRef<OsStr>>(volumes: &[S], no_cwd: bool, cwd: Option<&Pa
     if let (false, Some(cwd)) = (no_cwd, cwd) {
         match normalize_guest(cwd.as_os_str().as_bytes()) {
             Ok(guest) if !vols.iter().any(|v| v.guest == guest) => {
-                out.push(ShareSpec { host: cwd.to_path_buf(), guest, read_only: false, cwd: true })
+                out.push(ShareSpec { host: cwd.to_path_buf(), guest, read_only: false, cwd: true, under: false })
             }
             Ok(_) => {}
             Err(p) => eprintln!("uk-run: warning: the current directory is not shared: {p}"),
@@ -209,6 +212,7 @@ struct ShareDir {
     /// The host directory, O_PATH.
     dir: OwnedFd,
     read_only: bool,
+    under: bool,
     guest: Vec<u8>,
 }
 
@@ -502,7 +506,7 @@ impl Files {
         }
         // SAFETY: fd is a new descriptor that nothing else owns.
         let dir = unsafe { OwnedFd::from_raw_fd(fd) };
-        Ok(ShareDir { dir, read_only: s.read_only, guest: s.guest.clone() })
+        Ok(ShareDir { dir, read_only: s.read_only, under: s.under, guest: s.guest.clone() })
     }
 
     /// A read-only handle on the program's own file: /proc/self/exe in the
@@ -520,6 +524,7 @@ impl Files {
             b.guest_path[..s.guest.len()].copy_from_slice(&s.guest);
             b.guest_path_len = s.guest.len() as u32;
             b.read_only = s.read_only as u32;
+            b.under = s.under as u32;
         }
         boot.nshares = self.shares.len().min(MAX_SHARES) as u64;
     }
@@ -1312,8 +1317,8 @@ mod tests {
         fs::write(base.join("top/ro/r.txt"), b"read only\n").unwrap();
         fs::set_permissions(base.join("top/ro/r.txt"), fs::Permissions::from_mode(0o644)).unwrap();
         let specs = [
-            ShareSpec { host: base.join("top/share"), guest: b"/work".to_vec(), read_only: false, cwd: false },
-            ShareSpec { host: base.join("top/ro"), guest: b"/data".to_vec(), read_only: true, cwd: false },
+            ShareSpec { host: base.join("top/share"), guest: b"/work".to_vec(), read_only: false, cwd: false, under: false },
+            ShareSpec { host: base.join("top/ro"), guest: b"/data".to_vec(), read_only: true, cwd: false, under: false },
         ];
         let files = Files::open(&specs).unwrap();
         Env { base, files, mem: GuestMemory::new(4 << 20).unwrap() }
@@ -1934,7 +1939,7 @@ mod tests {
     #[test]
     fn volumes_parse() {
         let v = parse_volume(OsStr::new("/tmp:/data/")).unwrap();
-        assert_eq!(v, ShareSpec { host: "/tmp".into(), guest: b"/data".to_vec(), read_only: false, cwd: false });
+        assert_eq!(v, ShareSpec { host: "/tmp".into(), guest: b"/data".to_vec(), read_only: false, cwd: false, under: false });
         assert!(parse_volume(OsStr::new("rel/dir:/d:ro")).unwrap().read_only);
         assert!(!parse_volume(OsStr::new("/tmp:/d:rw")).unwrap().read_only);
         for bad in ["/tmp", "/tmp:", ":/d", "/tmp:/d:ro:x", "/tmp:/d:"] {
@@ -1964,7 +1969,7 @@ mod tests {
     #[test]
     fn shares_open_and_fill_the_boot_information() {
         let t = env();
-        let mut bad = [ShareSpec { host: t.base.join("outside.txt"), guest: b"/x".to_vec(), read_only: false, cwd: false }];
+        let mut bad = [ShareSpec { host: t.base.join("outside.txt"), guest: b"/x".to_vec(), read_only: false, cwd: false, under: false }];
         assert!(matches!(Files::open(&bad), Err(ShareError::NotDir { .. })));
         bad[0].host = t.base.join("nope");
         assert!(matches!(Files::open(&bad), Err(ShareError::Host { .. })));
@@ -2035,7 +2040,7 @@ mod tests {
         fs::create_dir(t.share().join("d")).unwrap();
         fs::write(t.share().join("d/f"), b"in").unwrap();
         std::os::unix::fs::symlink("/d/f", t.share().join("abs")).unwrap();
-        let specs = [ShareSpec { host: t.share(), guest: b"/".to_vec(), read_only: false, cwd: false }];
+        let specs = [ShareSpec { host: t.share(), guest: b"/".to_vec(), read_only: false, cwd: false, under: false }];
         let mut root = Env { base: t.base.join("unused"), files: Files::open(&specs).unwrap(), mem: GuestMemory::new(4 << 20).unwrap() };
         let h = root.open(0, "abs", libc::O_RDONLY, 0);
         assert!(h >= 0, "got {h}");

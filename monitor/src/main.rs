@@ -54,6 +54,11 @@ struct Cli {
     #[arg(long)]
     no_cwd: bool,
 
+    /// Show the host's root read-only under the guest's private /tmp, /dev, /proc and /etc
+    /// (for programs that run /bin/sh or read host files); by default the root is private.
+    #[arg(long)]
+    host_root: bool,
+
     /// Print diagnostics to stderr: fault details, warnings, exit counts.
     #[arg(long)]
     verbose: bool,
@@ -173,7 +178,18 @@ fn run(cli: &Cli, t0: Instant) -> Result<Never, Refusal> {
     // Shares are part of the command line: a bad one is a usage error.
     let usage = |e: files::ShareError| Refusal { status: 2, msg: e.to_string() };
     let cwd = std::env::current_dir().ok();
-    let shares = files::plan_shares(&cli.volumes, cli.no_cwd, cwd.as_deref()).map_err(usage)?;
+    let mut shares = files::plan_shares(&cli.volumes, cli.no_cwd, cwd.as_deref()).map_err(usage)?;
+    if cli.host_root {
+        if shares.iter().any(|s| s.guest == b"/" && !s.cwd) {
+            return Err(Refusal { status: 2, msg: "--host-root cannot be given with a -v share at /: drop one of them".into() });
+        }
+        // Run from /, the current directory is the host's root: read-only now.
+        shares.retain(|s| s.guest != b"/");
+        if shares.len() >= abi::boot::MAX_SHARES {
+            return Err(Refusal { status: 2, msg: format!("--host-root needs a share of its own: at most {} in all", abi::boot::MAX_SHARES) });
+        }
+        shares.push(files::ShareSpec { host: "/".into(), guest: b"/".to_vec(), read_only: true, cwd: false, under: true });
+    }
     // What the program sees as its limit: read before opening shares raises the monitor's.
     let rlimit_nofile = host::rlimit(libc::RLIMIT_NOFILE as libc::c_int);
     let mut files = files::Files::open(&shares).map_err(usage)?;

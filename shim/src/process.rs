@@ -95,6 +95,7 @@ impl Process {
             .map(|s| crate::vfs::Share {
                 at: crate::vfs::normalize(&[], &s.guest_path[..(s.guest_path_len as usize).min(s.guest_path.len())]),
                 read_only: s.read_only != 0,
+                under: s.under != 0,
             })
             .collect();
         let boot_ns = b.realtime_ref_ns;

@@ -69,7 +69,20 @@ fn replace<P: Platform>(proc: &mut Process, p: &mut P, dirfd: u64, path: u64, ar
     let mut total = 0;
     let args = strings(p, argv, &mut total)?;
     let env = strings(p, envp, &mut total)?;
-    let (loc, comps) = sys_fs::resolve(proc, p, dirfd, &name, true)?;
+    let (loc, comps) = match sys_fs::resolve(proc, p, dirfd, &name, true) {
+        Ok((Loc::MemMissing { .. }, _)) | Err(Errno::ENOENT) => {
+            // Say why once: the guest's root is private unless --host-root.
+            let under = proc.vfs.shares.iter().any(|s| s.under);
+            if !under && proc.first_warning(syscalls::Sysno::execve.id() as u64) {
+                p.warn(format_args!(
+                    "execve of {}: no such file in the guest (its root is private: --host-root shows the host's, read-only)",
+                    alloc::string::String::from_utf8_lossy(&name)
+                ));
+            }
+            return Err(Errno::ENOENT);
+        }
+        r => r?,
+    };
     let exe = join(&comps);
 
     // The file: a regular file with an execute bit.
@@ -92,7 +105,14 @@ fn replace<P: Platform>(proc: &mut Process, p: &mut P, dirfd: u64, path: u64, ar
     p.map(STAGING, stage_len, PROT_READ | PROT_WRITE)?;
     let image = match stage(proc, p, &loc, size).and_then(|_| {
         let bytes = p.user_slice(STAGING, size)?;
-        loader::parse(bytes, PIE_BASE).map_err(|_| Errno::ENOEXEC)
+        loader::parse(bytes, PIE_BASE).map_err(|e| match e {
+            // As Linux when the interpreter is missing (a shell must not run it as a script).
+            loader::LoadError::Dynamic(interp) => {
+                p.warn(format_args!("execve of {}: dynamically linked (interpreter {interp}); uk-run runs static programs only", alloc::string::String::from_utf8_lossy(&exe)));
+                Errno::ENOENT
+            }
+            _ => Errno::ENOEXEC,
+        })
     }) {
         Ok(i) => i,
         Err(e) => {

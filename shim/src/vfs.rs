@@ -93,7 +93,13 @@ pub struct Share {
     /// Its guest path, as components.
     pub at: Vec<Vec<u8>>,
     pub read_only: bool,
+    /// The host's root under the private mounts (see [`PRIVATE_MOUNTS`]).
+    pub under: bool,
 }
+
+/// The top directories that stay the guest's own when the host's root is
+/// shown under them (--host-root).
+pub const PRIVATE_MOUNTS: [&[u8]; 4] = [b"dev", b"etc", b"proc", b"tmp"];
 
 /// Where a path leads.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -313,6 +319,7 @@ impl Vfs {
             .iter()
             .enumerate()
             .filter(|(_, s)| comps.len() >= s.at.len() && comps[..s.at.len()] == s.at[..])
+            .filter(|(_, s)| !(s.under && comps.first().is_some_and(|c| PRIVATE_MOUNTS.contains(&c.as_slice()))))
             .max_by_key(|(_, s)| s.at.len())?;
         let rest = &comps[s.at.len()..];
         Some((i as u32, rest.join(&b'/')))
