@@ -564,8 +564,8 @@ mod tests {
     #[test]
     fn shares_take_the_longest_prefix_and_the_tree_holds_their_parents() {
         let shares = vec![
-            Share { at: comps("/work"), read_only: false },
-            Share { at: comps("/work/data"), read_only: true },
+            Share { at: comps("/work"), read_only: false, under: false },
+            Share { at: comps("/work/data"), read_only: true, under: false },
         ];
         let v = Vfs::new(shares, 0, 0, 0, Vec::new());
         let r = |p: &str| v.resolve(&P, &comps("/work"), p.as_bytes(), true).map(|(l, _)| l);
@@ -577,6 +577,20 @@ mod tests {
         assert_eq!(r("/tmp/new/x"), Err(Errno::ENOENT));
         assert_eq!(r("/etc/passwd/x"), Err(Errno::ENOTDIR));
         assert_eq!(r(""), Err(Errno::ENOENT));
+    }
+
+    #[test]
+    fn the_hosts_root_yields_to_the_private_mounts() {
+        let shares = vec![Share { at: comps("/"), read_only: true, under: true }, Share { at: comps("/home/u/proj"), read_only: false, under: false }];
+        let v = Vfs::new(shares, 0, 0, 0, Vec::new());
+        let r = |p: &str| v.resolve(&P, &[], p.as_bytes(), true).map(|(l, _)| l);
+        assert_eq!(r("/bin/sh"), Ok(Loc::Share { share: 0, rel: b"bin/sh".to_vec() }));
+        assert_eq!(r("/home/u"), Ok(Loc::Share { share: 0, rel: b"home/u".to_vec() }));
+        assert_eq!(r("/home/u/proj/x"), Ok(Loc::Share { share: 1, rel: b"x".to_vec() }));
+        assert!(matches!(r("/tmp"), Ok(Loc::Mem(_))));
+        assert!(matches!(r("/etc/passwd"), Ok(Loc::Mem(_))));
+        assert!(matches!(r("/dev/shm"), Ok(Loc::Mem(_))));
+        assert_eq!(r("/proc"), Ok(Loc::Proc(ProcNode::Root)));
     }
 
     #[test]
