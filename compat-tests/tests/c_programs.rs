@@ -447,3 +447,34 @@ fn tmpfiles_tmp() {
 fn tmpfiles_dev_shm() {
     tmpfiles("tmpfiles_dev_shm", "shm");
 }
+
+/// limits.c: allocation past RLIMIT_AS and RLIMIT_DATA fails with ENOMEM
+/// (malloc returns NULL), recursion past RLIMIT_STACK dies of SIGSEGV.
+#[test]
+fn limits_as_data_stack() {
+    let uk = uk_run!("limits_as_data_stack");
+    let mut all = Vec::new();
+    for mode in ["as", "data", "stack"] {
+        all.extend(compat_tests::compare_c(&uk, "limits", |c| c.arg(mode)));
+    }
+    assert_all_same(&all);
+}
+
+/// A program that fills --memory: malloc returns NULL first; memory it
+/// reserved and then touches past what the VM has ends it by SIGKILL, with
+/// one line saying why (Linux's OOM killer; no native run to compare).
+#[test]
+fn limits_guest_memory_exhausted() {
+    let uk = uk_run!("limits_guest_memory_exhausted");
+    for t in compat_tests::Toolchain::STATIC {
+        let prog = compat_tests::build_c("limits", t);
+        let dir = compat_tests::TempDir::new("oom");
+        let out = uk.run(&["-m".as_ref(), "64M".as_ref(), prog.as_os_str(), "exhaust".as_ref()], dir.path(), b"");
+        assert_eq!((out.status, String::from_utf8_lossy(&out.stdout).into_owned()), (Status::Exited(0), "malloc returned NULL: 1 (errno ENOMEM: 1)\n".to_string()), "{t:?}: {:?}", String::from_utf8_lossy(&out.stderr));
+        let out = uk.run(&["-m".as_ref(), "64M".as_ref(), prog.as_os_str(), "touch".as_ref()], dir.path(), b"");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status, Status::Signaled(9), "{t:?}: {err:?}");
+        assert_eq!(out.stdout, b"reserved: 1\n", "{t:?}: output before the kill is kept");
+        assert!(err.starts_with("uk-run: out of guest memory") && err.matches('\n').count() == 1, "{t:?}: {err:?}");
+    }
+}

@@ -30,7 +30,7 @@ pub extern "C" fn uk_exception(f: &mut TrapFrame) {
             let cr2 = if f.error_code & 1 == 0 { hypercall::fault_addr() } else { 0 };
             let lazy = |cr2| {
                 let k = kernel();
-                shim::fault_in(&k.proc, &mut k.machine, cr2)
+                shim::fault_in(&mut k.proc, &mut k.machine, cr2)
             };
             if f.error_code & 1 != 0 || !(grow_stack(cr2) || lazy(cr2)) {
                 f.rip = resume;
@@ -64,7 +64,7 @@ pub extern "C" fn uk_exception(f: &mut TrapFrame) {
             return;
         }
     }
-    if f.vector == PF && f.error_code & 1 == 0 && (grow_stack(cr2) || shim::fault_in(&k.proc, &mut k.machine, cr2)) {
+    if f.vector == PF && f.error_code & 1 == 0 && (grow_stack(cr2) || shim::fault_in(&mut k.proc, &mut k.machine, cr2)) {
         return;
     }
     let signal = match f.vector {
@@ -92,13 +92,18 @@ fn grow_stack(addr: u64) -> bool {
     let Some((&start, &vma)) = k.proc.mm.vmas.iter().find(|(_, v)| v.kind == Kind::Stack) else {
         return false;
     };
-    let limit = k.stack_limit;
+    // RLIMIT_STACK as the program has set it, within what was reserved at start.
+    let rlimit = k.proc.rlimits[shim::process::RLIMIT_STACK].rlim_cur;
+    let limit = k.stack_limit.max(vma.end.saturating_sub(rlimit));
     if addr >= start || addr < limit {
         return false;
     }
     let new_start = page_down(addr).saturating_sub(STACK_STEP).max(limit);
-    if !k.proc.mm.is_free(new_start, start) || k.machine.mem.map(new_start, start - new_start, vma.prot).is_err() {
+    if !k.proc.mm.is_free(new_start, start) {
         return false;
+    }
+    if k.machine.mem.map(new_start, start - new_start, vma.prot).is_err() {
+        shim::out_of_memory(&mut k.proc, &mut k.machine);
     }
     k.proc.mm.vmas.remove(&start);
     k.proc.mm.vmas.insert(new_start, Vma { end: vma.end, ..vma });

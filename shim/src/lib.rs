@@ -33,7 +33,7 @@ mod fake;
 pub use abi::linux::Errno;
 pub use platform::{FaultInfo, Platform};
 pub use process::Process;
-pub use sys_mem::{fault_in, write_back_all};
+pub use sys_mem::{fault_in, out_of_memory, write_back_all};
 pub use sys_signal::host_signal;
 
 /// What a syscall handler returns: a value, or an errno.

@@ -9,7 +9,9 @@ use alloc::vec::Vec;
 
 pub const RLIM_INFINITY: u64 = u64::MAX;
 pub const RLIMIT_NLIMITS: usize = 16;
+pub const RLIMIT_DATA: usize = 2;
 pub const RLIMIT_STACK: usize = 3;
+pub const RLIMIT_AS: usize = 9;
 pub const RLIMIT_CORE: usize = 4;
 pub const RLIMIT_NOFILE: usize = 7;
 pub const RLIMIT_MEMLOCK: usize = 8;

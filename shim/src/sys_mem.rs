@@ -5,6 +5,7 @@ use crate::mm::{Kind, Mm, Vma};
 use crate::sys_fs;
 use crate::{Platform, Process, SysResult};
 use abi::layout::{page_up, PAGE_SIZE, USER_END};
+use crate::process::{RLIMIT_AS, RLIMIT_DATA};
 use abi::linux::{Errno, PROT_EXEC, PROT_READ, PROT_WRITE};
 
 const MAP_SHARED: u64 = 0x01;
@@ -26,12 +27,37 @@ const MADV_DONTNEED: u64 = 4;
 const MADV_FREE: u64 = 8;
 const ALL_PROT: u64 = (PROT_READ | PROT_WRITE | PROT_EXEC) as u64;
 
+/// Bytes of address space mapped (what RLIMIT_AS limits).
+fn total_vm(mm: &Mm) -> u64 {
+    mm.vmas.iter().filter(|(_, v)| v.kind != Kind::Trampoline).map(|(s, v)| v.end - s).sum()
+}
+
+/// Bytes of private writable memory outside the stack (what RLIMIT_DATA
+/// limits, as Linux's data_vm), the heap included.
+fn data_vm(mm: &Mm) -> u64 {
+    mm.vmas
+        .iter()
+        .filter(|(s, v)| matches!(v.kind, Kind::Heap | Kind::Anon | Kind::Lazy) && v.prot & PROT_WRITE != 0 && !mm.shared.contains_key(s))
+        .map(|(s, v)| v.end - s)
+        .sum()
+}
+
+/// Whether `more` bytes of address space (`data` of them private and
+/// writable) fit under RLIMIT_AS and RLIMIT_DATA.
+fn within_limits(proc: &Process, more: u64, data: u64) -> bool {
+    let lim = |r: usize| proc.rlimits[r].rlim_cur;
+    total_vm(&proc.mm).saturating_add(more) <= lim(RLIMIT_AS) && (data == 0 || data_vm(&proc.mm).saturating_add(data) <= lim(RLIMIT_DATA))
+}
+
 pub fn brk<P: Platform>(proc: &mut Process, p: &mut P, addr: u64) -> u64 {
-    let mm = &mut proc.mm;
-    if addr < mm.brk_start || addr >= USER_END {
-        return mm.brk;
+    if addr < proc.mm.brk_start || addr >= USER_END {
+        return proc.mm.brk;
     }
-    let (old_end, new_end) = (page_up(mm.brk), page_up(addr));
+    let (old_end, new_end) = (page_up(proc.mm.brk), page_up(addr));
+    if new_end > old_end && !within_limits(proc, new_end - old_end, new_end - old_end) {
+        return proc.mm.brk;
+    }
+    let mm = &mut proc.mm;
     if new_end > old_end {
         if !mm.is_free(old_end, new_end) || p.map(old_end, new_end - old_end, PROT_READ | PROT_WRITE).is_err() {
             return mm.brk;
@@ -90,6 +116,11 @@ pub fn mmap<P: Platform>(proc: &mut Process, p: &mut P, addr: u64, len: u64, pro
     } else {
         None
     };
+    // Linux checks the limits before it unmaps anything MAP_FIXED replaces.
+    let private_writable = flags & MAP_TYPE == MAP_PRIVATE && prot & PROT_WRITE as u64 != 0;
+    if !within_limits(proc, len, if private_writable { len } else { 0 }) {
+        return Err(Errno::ENOMEM);
+    }
     let mm = &mut proc.mm;
     let fixed = flags & (MAP_FIXED | MAP_FIXED_NOREPLACE) != 0;
     let start = if fixed {
@@ -239,8 +270,9 @@ pub fn mprotect<P: Platform>(proc: &mut Process, p: &mut P, addr: u64, len: u64,
 
 /// A page fault at `addr` in memory whose frames come on first touch: maps
 /// the fault's 2 MiB block (what of it is in the area and not mapped yet).
-/// False if `addr` is not in such memory.
-pub fn fault_in<P: Platform>(proc: &Process, p: &mut P, addr: u64) -> bool {
+/// False if `addr` is not in such memory; guest RAM exhausted ends the
+/// program (see [`out_of_memory`]).
+pub fn fault_in<P: Platform>(proc: &mut Process, p: &mut P, addr: u64) -> bool {
     const BLOCK: u64 = 2 << 20;
     let Some((start, v)) = proc.mm.vmas.range(..=addr).next_back().map(|(s, v)| (*s, *v)) else { return false };
     if v.kind != Kind::Lazy || addr >= v.end || v.prot == 0 {
@@ -251,7 +283,7 @@ pub fn fault_in<P: Platform>(proc: &Process, p: &mut P, addr: u64) -> bool {
     let mut page = lo;
     while page < hi {
         if !p.is_mapped(page) && p.map(page, PAGE_SIZE, v.prot).is_err() {
-            return false;
+            out_of_memory(proc, p);
         }
         page += PAGE_SIZE;
     }
@@ -274,6 +306,13 @@ pub fn mremap<P: Platform>(proc: &mut Process, p: &mut P, old: u64, old_len: u64
         return Err(Errno::EFAULT);
     }
     let first = mm.overlapping(old, old + 1).next().ok_or(Errno::EFAULT)?.1;
+    if new_len > old_len {
+        let grow = new_len - old_len;
+        if !within_limits(proc, grow, if first.prot & PROT_WRITE != 0 { grow } else { 0 }) {
+            return Err(Errno::ENOMEM);
+        }
+    }
+    let mm = &mut proc.mm;
     if flags & MREMAP_FIXED == 0 {
         if new_len <= old_len {
             if new_len < old_len {
@@ -335,4 +374,17 @@ pub fn madvise<P: Platform>(proc: &mut Process, p: &mut P, addr: u64, len: u64, 
         p.discard(addr, len);
     }
     Ok(0)
+}
+
+/// Guest RAM is exhausted where no syscall can answer ENOMEM (a first
+/// touch of reserved memory, a stack growing): as Linux's OOM killer, the
+/// program dies of SIGKILL, with one line saying why, its output and
+/// MAP_SHARED pages written out first.
+pub fn out_of_memory<P: Platform>(proc: &mut Process, p: &mut P) -> ! {
+    p.note(format_args!(
+        "out of guest memory ({} MiB): the program was killed (SIGKILL), as by Linux's OOM killer; give it more with --memory",
+        proc.mem_size >> 20
+    ));
+    write_back_all(proc, p);
+    p.kill(abi::linux::sig::SIGKILL, None)
 }
