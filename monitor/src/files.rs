@@ -1888,7 +1888,9 @@ mod tests {
         assert_eq!(t.stat(0, "a\0b", false).ret, e(libc::EINVAL));
         assert_eq!(t.stat(0, &"a".repeat(4096), false).ret, e(libc::ENAMETOOLONG));
         assert_eq!(t.stat(0, &"a/".repeat(2047), false).ret, e(libc::ENOENT));
-        assert_eq!(t.open(0, "x", libc::O_TMPFILE | libc::O_RDWR, 0o600), e(libc::EINVAL));
+        assert_eq!(t.open(0, "x", libc::O_ASYNC | libc::O_RDWR, 0o600), e(libc::EINVAL));
+        // O_TMPFILE names a directory, which must exist.
+        assert_eq!(t.open(0, "x", libc::O_TMPFILE | libc::O_RDWR, 0o600), e(libc::ENOENT));
         // Bad guest addresses end the VM: serve fails.
         let mut a = t.req(FileOp::Stat, 0, "x");
         a.path = GuestPhys(u64::MAX - 1);
