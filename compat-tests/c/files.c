@@ -28,6 +28,7 @@
  *              does not differ on it.
  * PLACE is where the section works: "cwd", a fresh directory "w" in the
  * current directory (a directory shared with the host under uk-run), or
+ * "shm", /dev/shm/uk-files-PID (in memory under uk-run too, as "tmp"), or
  * "tmp", a fresh directory /tmp/uk-files-PID (the guest's in-memory /tmp
  * under uk-run). The directory is removed at the end: the native run and the
  * uk-run run use the same current directory one after the other.
@@ -2520,8 +2521,8 @@ static void section_pending(void)
 
 int main(int argc, char **argv)
 {
-    if (argc != 3 || (strcmp(argv[2], "cwd") != 0 && strcmp(argv[2], "tmp") != 0)) {
-        fprintf(stderr, "usage: files SECTION cwd|tmp\n");
+    if (argc != 3 || (strcmp(argv[2], "cwd") != 0 && strcmp(argv[2], "tmp") != 0 && strcmp(argv[2], "shm") != 0)) {
+        fprintf(stderr, "usage: files SECTION cwd|tmp|shm\n");
         return 2;
     }
     /* Descriptors the native run may have inherited (from whoever started
@@ -2533,8 +2534,10 @@ int main(int argc, char **argv)
     place = strcmp(argv[2], "cwd") == 0 ? DIFF_CWD : DIFF_TMP;
     if (place == DIFF_CWD)
         snprintf(work, sizeof work, "w");
-    else
+    else if (strcmp(argv[2], "tmp") == 0)
         snprintf(work, sizeof work, "/tmp/uk-files-%d", (int)getpid());
+    else
+        snprintf(work, sizeof work, "/dev/shm/uk-files-%d", (int)getpid());
     int top = (int)must(open(".", O_RDONLY | O_DIRECTORY));
     must(mkdir(work, 0755));
     must(chdir(work));

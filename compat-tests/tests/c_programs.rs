@@ -478,3 +478,11 @@ fn limits_guest_memory_exhausted() {
         assert!(err.starts_with("uk-run: out of guest memory") && err.matches('\n').count() == 1, "{t:?}: {err:?}");
     }
 }
+
+/// files.c's sections in /dev/shm (in memory under uk-run, tmpfs natively).
+#[test]
+fn files_all_sections_dev_shm() {
+    for section in ["errors", "fds", "io", "dirs", "stat", "coherence", "paths"] {
+        files(&format!("files_{section}_shm"), section, "shm");
+    }
+}

@@ -176,3 +176,14 @@ fn missing_bin_sh_names_the_option() {
     assert!(err.contains("dynamically linked"), "{err:?}");
     assert_eq!(ours.status, Status::Exited(127), "{err:?}");
 }
+
+/// `--` before PROGRAM still ends uk-run's options.
+#[test]
+fn double_dash_before_program_still_works() {
+    let uk = uk_run!("double_dash_before_program_still_works");
+    let dir = TempDir::new("double-dash");
+    let bb = busybox();
+    let bb = bb.to_str().unwrap();
+    let (native, ours) = both(&uk, &["--"], &[bb, "echo", "--version", "--", "-v"], dir.path());
+    assert_eq!((&ours.status, &ours.stdout, &ours.stderr), (&native.status, &native.stdout, &native.stderr));
+}
