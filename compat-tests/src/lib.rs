@@ -135,6 +135,18 @@ impl UkRun {
     }
 }
 
+/// The uk-run binary for a test that boots a guest, or `return` from the
+/// test (skipping it) where [`UkRun::for_guest`] says guests cannot run.
+#[macro_export]
+macro_rules! uk_run {
+    ($name:expr) => {
+        match $crate::UkRun::for_guest($name) {
+            Some(uk) => uk,
+            None => return,
+        }
+    };
+}
+
 // ---------------------------------------------------------------------------
 // Building the C programs
 // ---------------------------------------------------------------------------

@@ -12,6 +12,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use compat_tests::uk_run;
 use compat_tests::{build_c, busybox, Outcome, Status, TempDir, Toolchain, UkRun};
 
 /// The status the shell reports for `exec FILE`: the reference for files
@@ -68,15 +69,6 @@ fn assert_rejected(
         assert!(stderr.contains(m), "stderr should mention {m:?}: {context}");
     }
     out
-}
-
-macro_rules! uk_run {
-    ($name:expr) => {
-        match UkRun::for_guest($name) {
-            Some(uk) => uk,
-            None => return,
-        }
-    };
 }
 
 #[test]

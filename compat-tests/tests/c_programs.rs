@@ -5,19 +5,10 @@
 use std::ffi::OsString;
 use std::os::unix::ffi::OsStringExt;
 
+use compat_tests::uk_run;
 use compat_tests::{
-    assert_all_same, check_c, compare_c, compare_c_with, Case, Comparison, Status, Toolchain, UkRun,
+    assert_all_same, check_c, compare_c, compare_c_with, Case, Comparison, Status, Toolchain,
 };
-
-/// Returns early (skipping the test) when guests cannot run here.
-macro_rules! uk_run {
-    ($name:expr) => {
-        match UkRun::for_guest($name) {
-            Some(uk) => uk,
-            None => return,
-        }
-    };
-}
 
 #[test]
 fn hello() {

@@ -9,16 +9,8 @@ use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::process::Command;
 
+use compat_tests::uk_run;
 use compat_tests::{busybox, check, run_command, Case, Status, TempDir, UkRun};
-
-macro_rules! uk_run {
-    ($name:expr) => {
-        match UkRun::for_guest($name) {
-            Some(uk) => uk,
-            None => return,
-        }
-    };
-}
 
 /// Options after PROGRAM are the program's: --help, --version, -V and -v
 /// reach it, not uk-run.

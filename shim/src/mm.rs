@@ -61,6 +61,11 @@ impl Mm {
         self.overlapping(start, end).next().is_none()
     }
 
+    /// Bytes mapped in [start, end) (all of the address space: `mapped(0, u64::MAX)`).
+    pub fn mapped(&self, start: u64, end: u64) -> u64 {
+        self.overlapping(start, end).map(|(s, v)| v.end.min(end) - s.max(start)).sum()
+    }
+
     /// Whether [start, end) is covered by areas with no hole.
     pub fn is_covered(&self, start: u64, end: u64) -> bool {
         let mut at = start;

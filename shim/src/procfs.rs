@@ -79,7 +79,7 @@ fn strings<P: Platform>(p: &P, mut at: u64) -> Vec<u8> {
 
 pub fn text<P: Platform>(proc: &Process, p: &mut P, f: ProcFile) -> Vec<u8> {
     let mem_kb = proc.mem_size / 1024;
-    let mapped_kb: u64 = proc.mm.vmas.iter().map(|(s, v)| v.end - s).sum::<u64>() / 1024;
+    let mapped_kb: u64 = proc.mm.mapped(0, u64::MAX) / 1024;
     let uptime_ns = p.clock_ns(false).saturating_sub(proc.start_mono_ns);
     let ticks = uptime_ns / 10_000_000;
     let comm_len = proc.comm.iter().position(|&c| c == 0).unwrap_or(16);

@@ -71,9 +71,10 @@ fn replace<P: Platform>(proc: &mut Process, p: &mut P, dirfd: u64, path: u64, ar
     let env = strings(p, envp, &mut total)?;
     let (loc, comps) = match sys_fs::resolve(proc, p, dirfd, &name, true) {
         Ok((Loc::MemMissing { .. }, _)) | Err(Errno::ENOENT) => {
-            // Say why once: the guest's root is private unless --host-root.
+            // system() and popen() run /bin/sh: say once why it is missing
+            // (a shell's PATH search tries missing names too: only this one).
             let under = proc.vfs.shares.iter().any(|s| s.under);
-            if !under && proc.first_warning(syscalls::Sysno::execve.id() as u64) {
+            if name == b"/bin/sh" && !under && proc.first_warning(syscalls::Sysno::execve.id() as u64) {
                 p.warn(format_args!(
                     "execve of {}: no such file in the guest (its root is private: --host-root shows the host's, read-only)",
                     alloc::string::String::from_utf8_lossy(&name)

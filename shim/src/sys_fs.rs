@@ -9,7 +9,7 @@ use crate::procfs;
 use crate::vfs::{self, join, normalize, Dev, Loc, NodeKind, ProcLinks, ProcNode};
 use crate::{Platform, Process, SysResult};
 use abi::hc::{File, FileOp};
-use abi::linux::{Errno, Stat};
+use abi::linux::{Errno, Stat, UTIME_NOW, UTIME_OMIT};
 use alloc::collections::BTreeMap;
 use alloc::rc::Rc;
 use alloc::vec::Vec;
@@ -251,13 +251,13 @@ pub fn openat<P: Platform>(proc: &mut Process, p: &mut P, dirfd: u64, path: u64,
             return Err(Errno::EINVAL);
         }
         if let Loc::Mem(dir) = loc {
-            // A file in no directory: the name is removed as it is made.
+            // A file in no directory.
             if !proc.vfs.nodes[dir].is_dir() {
                 return Err(Errno::ENOTDIR);
             }
             let t = now(p);
-            let ino = add_owned(proc, dir, b"\0tmpfile", NodeKind::File(Vec::new()), mode, t);
-            proc.vfs.remove(dir, b"\0tmpfile");
+            let ino = proc.vfs.add_unlinked(dir, NodeKind::File(Vec::new()), mode, t);
+            let ino = own(proc, ino);
             return install(proc, p, FileKind::Mem(ino), join(&comps), flags & !O_DIRECTORY);
         }
     }
@@ -362,6 +362,11 @@ fn install<P: Platform>(proc: &mut Process, p: &mut P, kind: FileKind, path: Vec
 /// A new in-memory node, owned by the program's effective ids.
 fn add_owned(proc: &mut Process, parent: usize, name: &[u8], kind: NodeKind, perm: u32, now: u64) -> usize {
     let ino = proc.vfs.add(parent, name, kind, perm, now);
+    own(proc, ino)
+}
+
+/// Gives in-memory node `ino` to the program's effective ids; returns it.
+fn own(proc: &mut Process, ino: usize) -> usize {
     (proc.vfs.nodes[ino].uid, proc.vfs.nodes[ino].gid) = (proc.euid, proc.egid);
     ino
 }
@@ -1209,7 +1214,8 @@ pub fn readlinkat<P: Platform>(proc: &mut Process, p: &mut P, dirfd: u64, path: 
 pub enum Attr {
     Mode(u32),
     Owner(u32, u32),
-    Times(Option<[abi::linux::Timespec; 2]>),
+    /// atime and mtime, each a time, UTIME_NOW or UTIME_OMIT.
+    Times([abi::linux::Timespec; 2]),
     Size(u64),
 }
 
@@ -1233,10 +1239,8 @@ pub fn set_attr<P: Platform>(proc: &mut Process, p: &mut P, target: Result<Loc, 
         }
         Attr::Times(t) => {
             c.flags = if nofollow { AT_SYMLINK_NOFOLLOW as u32 } else { 0 };
-            if let Some(t) = t {
-                times.copy_from_slice(abi::pod::as_bytes(t));
-                data = FileData::In(&times);
-            }
+            times.copy_from_slice(abi::pod::as_bytes(t));
+            data = FileData::In(&times);
         }
         Attr::Size(n) => c.offset = *n as i64,
     }
@@ -1268,17 +1272,12 @@ pub fn set_attr<P: Platform>(proc: &mut Process, p: &mut P, target: Result<Loc, 
             }
         }
         Attr::Times(ts) => {
-            const UTIME_NOW: i64 = (1 << 30) - 1;
-            const UTIME_OMIT: i64 = (1 << 30) - 2;
             let pick = |ts: &abi::linux::Timespec, old: u64| match ts.tv_nsec {
                 UTIME_OMIT => old,
                 UTIME_NOW => t,
                 n => ts.tv_sec as u64 * 1_000_000_000 + n as u64,
             };
-            match ts {
-                None => (node.atime, node.mtime) = (t, t),
-                Some([a, m]) => (node.atime, node.mtime) = (pick(&a, node.atime), pick(&m, node.mtime)),
-            }
+            (node.atime, node.mtime) = (pick(&ts[0], node.atime), pick(&ts[1], node.mtime));
         }
         Attr::Size(n) => match &mut node.kind {
             NodeKind::File(d) => {
@@ -1292,6 +1291,27 @@ pub fn set_attr<P: Platform>(proc: &mut Process, p: &mut P, target: Result<Loc, 
     }
     node.ctime = t;
     Ok(0)
+}
+
+/// utimensat: NULL times are "now" for both, as Linux reads them; bad
+/// flags or nanoseconds answer EINVAL; two UTIME_OMITs change nothing, not
+/// even ctime, once the target is found.
+pub fn utimensat<P: Platform>(proc: &mut Process, p: &mut P, dirfd: u64, path: u64, times: u64, flags: u64) -> SysResult {
+    if flags & !(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let now = abi::linux::Timespec { tv_sec: 0, tv_nsec: UTIME_NOW };
+    let ts: [abi::linux::Timespec; 2] = if times == 0 { [now, now] } else { UserPtr(times).read(p)? };
+    let ok = |t: &abi::linux::Timespec| (0..1_000_000_000).contains(&t.tv_nsec) || t.tv_nsec == UTIME_NOW || t.tv_nsec == UTIME_OMIT;
+    if !ts.iter().all(ok) {
+        return Err(Errno::EINVAL);
+    }
+    let nofollow = flags & AT_SYMLINK_NOFOLLOW != 0;
+    let t = target(proc, p, dirfd, path, !nofollow, flags & AT_EMPTY_PATH != 0)?;
+    if ts.iter().all(|t| t.tv_nsec == UTIME_OMIT) {
+        return Ok(0);
+    }
+    set_attr(proc, p, t, Attr::Times(ts), nofollow)
 }
 
 /// The target of a path-or-descriptor call.

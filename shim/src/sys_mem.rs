@@ -5,7 +5,7 @@ use crate::mm::{Kind, Mm, Vma};
 use crate::sys_fs;
 use crate::{Platform, Process, SysResult};
 use abi::layout::{page_up, PAGE_SIZE, USER_END};
-use crate::process::{RLIMIT_AS, RLIMIT_DATA};
+use crate::process::{RLIMIT_AS, RLIMIT_DATA, RLIM_INFINITY};
 use abi::linux::{Errno, PROT_EXEC, PROT_READ, PROT_WRITE};
 
 const MAP_SHARED: u64 = 0x01;
@@ -27,11 +27,6 @@ const MADV_DONTNEED: u64 = 4;
 const MADV_FREE: u64 = 8;
 const ALL_PROT: u64 = (PROT_READ | PROT_WRITE | PROT_EXEC) as u64;
 
-/// Bytes of address space mapped (what RLIMIT_AS limits).
-fn total_vm(mm: &Mm) -> u64 {
-    mm.vmas.iter().filter(|(_, v)| v.kind != Kind::Trampoline).map(|(s, v)| v.end - s).sum()
-}
-
 /// Bytes of private writable memory outside the stack (what RLIMIT_DATA
 /// limits, as Linux's data_vm), the heap included.
 fn data_vm(mm: &Mm) -> u64 {
@@ -43,10 +38,13 @@ fn data_vm(mm: &Mm) -> u64 {
 }
 
 /// Whether `more` bytes of address space (`data` of them private and
-/// writable) fit under RLIMIT_AS and RLIMIT_DATA.
+/// writable) fit under RLIMIT_AS and RLIMIT_DATA. Unlimited (the default)
+/// costs no walk of the areas.
 fn within_limits(proc: &Process, more: u64, data: u64) -> bool {
     let lim = |r: usize| proc.rlimits[r].rlim_cur;
-    total_vm(&proc.mm).saturating_add(more) <= lim(RLIMIT_AS) && (data == 0 || data_vm(&proc.mm).saturating_add(data) <= lim(RLIMIT_DATA))
+    let as_ok = lim(RLIMIT_AS) == RLIM_INFINITY || proc.mm.mapped(0, u64::MAX).saturating_add(more) <= lim(RLIMIT_AS);
+    let data_ok = data == 0 || lim(RLIMIT_DATA) == RLIM_INFINITY || data_vm(&proc.mm).saturating_add(data) <= lim(RLIMIT_DATA);
+    as_ok && data_ok
 }
 
 pub fn brk<P: Platform>(proc: &mut Process, p: &mut P, addr: u64) -> u64 {
@@ -116,13 +114,15 @@ pub fn mmap<P: Platform>(proc: &mut Process, p: &mut P, addr: u64, len: u64, pro
     } else {
         None
     };
-    // Linux checks the limits before it unmaps anything MAP_FIXED replaces.
+    // Linux checks the limits before it unmaps anything MAP_FIXED replaces,
+    // counting only what the mapping adds.
+    let fixed = flags & (MAP_FIXED | MAP_FIXED_NOREPLACE) != 0;
+    let replaced = if fixed && addr.checked_add(len).is_some() { proc.mm.mapped(addr, addr + len) } else { 0 };
     let private_writable = flags & MAP_TYPE == MAP_PRIVATE && prot & PROT_WRITE as u64 != 0;
-    if !within_limits(proc, len, if private_writable { len } else { 0 }) {
+    if !within_limits(proc, len - replaced, if private_writable { len - replaced } else { 0 }) {
         return Err(Errno::ENOMEM);
     }
     let mm = &mut proc.mm;
-    let fixed = flags & (MAP_FIXED | MAP_FIXED_NOREPLACE) != 0;
     let start = if fixed {
         if !addr.is_multiple_of(PAGE_SIZE) || addr.checked_add(len).is_none_or(|e| e > USER_END) {
             return Err(Errno::EINVAL);

@@ -51,7 +51,7 @@ pub fn uname<P: Platform>(proc: &mut Process, p: &mut P, buf: u64) -> SysResult 
 /// sysinfo: the VM's uptime and memory, one process, no swap.
 pub fn sysinfo<P: Platform>(proc: &mut Process, p: &mut P, buf: u64) -> SysResult {
     let uptime = p.clock_ns(false).saturating_sub(proc.start_mono_ns) / 1_000_000_000;
-    let mapped: u64 = proc.mm.vmas.iter().map(|(s, v)| v.end - s).sum();
+    let mapped = proc.mm.mapped(0, u64::MAX);
     let mut b = [0u8; 112];
     let mut put = |off: usize, v: u64| b[off..off + 8].copy_from_slice(&v.to_le_bytes());
     put(0, uptime);

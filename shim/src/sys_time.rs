@@ -77,8 +77,7 @@ pub fn getrusage<P: Platform>(proc: &mut Process, p: &mut P, who: u64, buf: u64)
             let cpu = now(proc, p, ClockSource::CpuTime);
             b[0..8].copy_from_slice(&(cpu / NSEC_PER_SEC).to_le_bytes());
             b[8..16].copy_from_slice(&((cpu % NSEC_PER_SEC) / 1000).to_le_bytes());
-            let mapped: u64 = proc.mm.vmas.iter().map(|(s, v)| v.end - s).sum();
-            b[32..40].copy_from_slice(&(mapped >> 10).to_le_bytes());
+            b[32..40].copy_from_slice(&(proc.mm.mapped(0, u64::MAX) >> 10).to_le_bytes());
         }
         RUSAGE_CHILDREN => {}
         _ => return Err(Errno::EINVAL),

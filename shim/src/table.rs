@@ -116,25 +116,7 @@ fn call<P: Platform>(proc: &mut Process, p: &mut P, s: Sysno, a: [u64; 6]) -> Sy
         Sysno::lchown => attr(proc, p, AT_FDCWD, a[0], Attr::Owner(a[1] as u32, a[2] as u32), 0x100),
         Sysno::fchown => attr(proc, p, a[0], 0, Attr::Owner(a[1] as u32, a[2] as u32), 0),
         Sysno::fchownat => attr(proc, p, a[0], a[1], Attr::Owner(a[2] as u32, a[3] as u32), a[4]),
-        Sysno::utimensat => {
-            const UTIME_NOW: i64 = (1 << 30) - 1;
-            const UTIME_OMIT: i64 = (1 << 30) - 2;
-            if a[3] & !(0x100 | 0x1000) != 0 {
-                return Err(Errno::EINVAL);
-            }
-            let now = abi::linux::Timespec { tv_sec: 0, tv_nsec: UTIME_NOW };
-            // NULL times are "now" for both, as Linux reads them.
-            let times: [abi::linux::Timespec; 2] = if a[2] == 0 { [now, now] } else { crate::user::UserPtr(a[2]).read(p)? };
-            let ok = |t: &abi::linux::Timespec| (0..1_000_000_000).contains(&t.tv_nsec) || t.tv_nsec == UTIME_NOW || t.tv_nsec == UTIME_OMIT;
-            if !times.iter().all(ok) {
-                return Err(Errno::EINVAL);
-            }
-            if times.iter().all(|t| t.tv_nsec == UTIME_OMIT) {
-                // Nothing changes, not even ctime; the path must still exist.
-                return sys_fs::target(proc, p, a[0], a[1], a[3] & 0x100 == 0, a[3] & 0x1000 != 0).map(|_| 0);
-            }
-            attr(proc, p, a[0], a[1], Attr::Times(Some(times)), a[3])
-        }
+        Sysno::utimensat => sys_fs::utimensat(proc, p, a[0], a[1], a[2], a[3]),
         Sysno::truncate => attr(proc, p, AT_FDCWD, a[0], Attr::Size(a[1]), 0),
         Sysno::ftruncate => {
             // Only a descriptor open for writing, and not of a directory.

@@ -291,11 +291,17 @@ impl Vfs {
         v
     }
 
+    /// A node in no directory (O_TMPFILE), kept for `parent`; returns it.
+    pub fn add_unlinked(&mut self, parent: usize, kind: NodeKind, perm: u32, now: u64) -> usize {
+        self.nodes.push(Node { kind, perm, uid: 0, gid: 0, nlink: 0, parent, atime: now, mtime: now, ctime: now });
+        self.nodes.len() - 1
+    }
+
     /// Adds a node under `parent` (a directory); returns it.
     pub fn add(&mut self, parent: usize, name: &[u8], kind: NodeKind, perm: u32, now: u64) -> usize {
         let is_dir = matches!(kind, NodeKind::Dir(_));
-        let ino = self.nodes.len();
-        self.nodes.push(Node { kind, perm, uid: 0, gid: 0, nlink: if is_dir { 2 } else { 1 }, parent, atime: now, mtime: now, ctime: now });
+        let ino = self.add_unlinked(parent, kind, perm, now);
+        self.nodes[ino].nlink = if is_dir { 2 } else { 1 };
         if let NodeKind::Dir(m) = &mut self.nodes[parent].kind {
             m.insert(name.to_vec(), ino);
         }
