@@ -95,9 +95,24 @@ pub struct BootInfo {
     pub version: u32,
     pub flags: u32,
     /// A signal sent to uk-run, for the program (written by the monitor
-    /// while the vCPU is stopped, cleared by the kernel): see hc::Resume.
+    /// while the vCPU is stopped, cleared by the kernel): see
+    /// [`BootInfo::interrupted`].
     pub host_signal: u32,
-    pub _pad_signal: u32,
+    /// Set by the monitor when it stopped the program because
+    /// [`BootInfo::wakeup_ns`] came (cleared by the kernel).
+    pub kicked: u32,
+    /// When the kernel wants the program stopped if it is still running its
+    /// own code then (host CLOCK_MONOTONIC ns; 0: never): the end of a time
+    /// slice while other threads wait to run, or a timer's deadline. The
+    /// kernel writes it without an exit; the monitor's timer thread reads it.
+    pub wakeup_ns: u64,
+    /// The program's registers when the monitor stopped it in its own code
+    /// (for a signal sent to uk-run, or at `wakeup_ns`), in the order of
+    /// Linux's sigcontext (r8..r15, rdi, rsi, rbp, rbx, rdx, rax, rcx, rsp,
+    /// rip, rflags). The monitor then starts the kernel at its
+    /// `uk_host_signal_entry`, which goes on from these registers (changed
+    /// or not) with no exit.
+    pub interrupted: [u64; 18],
     /// The signal mask uk-run was started with: the program's (exec keeps it).
     pub sigmask: u64,
     /// Bytes of guest RAM.
@@ -184,3 +199,6 @@ const _: () = assert!(core::mem::size_of::<BootInfo>() as u64 <= crate::layout::
 
 /// Where [`BootInfo::host_signal`] is, for the monitor's writes.
 pub const HOST_SIGNAL_OFFSET: u64 = core::mem::offset_of!(BootInfo, host_signal) as u64;
+pub const KICKED_OFFSET: u64 = core::mem::offset_of!(BootInfo, kicked) as u64;
+pub const WAKEUP_OFFSET: u64 = core::mem::offset_of!(BootInfo, wakeup_ns) as u64;
+pub const INTERRUPTED_OFFSET: u64 = core::mem::offset_of!(BootInfo, interrupted) as u64;

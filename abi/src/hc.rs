@@ -11,7 +11,7 @@
 use crate::GuestPhys;
 
 /// Bumped on any incompatible change; the kernel checks it at boot.
-pub const ABI_VERSION: u32 = 9;
+pub const ABI_VERSION: u32 = 10;
 
 /// Guest-physical page of the doorbells; no memory backs it.
 pub const DOORBELL_PHYS: u64 = 1 << 38;
@@ -53,9 +53,9 @@ pub enum Port {
     File = 0x50b,
     /// [`Tty`]: set a host terminal's attributes or window size.
     Tty = 0x50c,
-    /// [`Resume`]: a signal sent to uk-run has been dealt with: go on with
-    /// the program where the monitor stopped it.
-    Resume = 0x50d,
+    /// [`Wakeups`]: from now on, stop the program at
+    /// [`crate::boot::BootInfo::wakeup_ns`] (threads, timers).
+    Wakeups = 0x50d,
 }
 
 impl Port {
@@ -73,7 +73,7 @@ impl Port {
         Port::GrowMemory,
         Port::File,
         Port::Tty,
-        Port::Resume,
+        Port::Wakeups,
     ];
 
     pub fn from_u16(p: u16) -> Option<Port> {
@@ -322,18 +322,6 @@ pub struct Tty {
     pub ret: i64,
 }
 
-/// Port [`Port::Resume`]: no arguments. A signal sent to uk-run (SIGINT,
-/// SIGTERM, ...) reaches the program this way: the monitor writes it to
-/// [`crate::boot::BootInfo::host_signal`]; the kernel takes it at the end of
-/// the syscall in progress, or, when the program was running its own code,
-/// the monitor starts the kernel at its `uk_host_signal_entry` (rdi = the
-/// signal, on the kernel stack), which ends the program as the signal's
-/// action says, or makes this call to be resumed.
-#[repr(C)]
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Resume {
-    pub _unused: u64,
-}
 
 /// See [`FileOp::Stat`].
 pub const STAT_ANCESTOR: u32 = 1 << 30;
@@ -409,4 +397,17 @@ mod tests {
         assert_eq!(size_of::<Read>(), 32);
         assert_eq!(size_of::<Clock>(), 16);
     }
+}
+
+/// Port [`Port::Wakeups`]: no arguments; made once, when the guest first
+/// needs to be stopped in its own code at a time (a second thread, a
+/// timer). The monitor then starts a host thread that reads
+/// [`crate::boot::BootInfo::wakeup_ns`] and, once that time has come,
+/// stops the vCPU and enters the kernel as for a signal sent to uk-run,
+/// with [`crate::boot::BootInfo::kicked`] set. A run that never needs it
+/// pays nothing.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Wakeups {
+    pub _unused: u64,
 }

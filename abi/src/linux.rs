@@ -55,6 +55,17 @@ pub enum Errno {
     ETIMEDOUT = 110,
     ESTALE = 116,
     EDQUOT = 122,
+    /// Kernel-internal (never seen by the program, as in Linux): a
+    /// blocking syscall was interrupted by a signal. On the way out it
+    /// becomes EINTR when a handler without SA_RESTART runs, and a restart
+    /// of the syscall otherwise.
+    ERESTARTSYS = 512,
+    /// Kernel-internal: EINTR when any handler runs, a restart otherwise
+    /// (pause, sigsuspend, nanosleep, poll and others SA_RESTART does not restart).
+    ERESTARTNOHAND = 514,
+    /// Kernel-internal: the running thread waits (see shim::sched); the
+    /// syscall's result comes when it runs again.
+    EBLOCK = 530,
 }
 
 impl Errno {
@@ -231,8 +242,71 @@ pub mod sig {
     pub const SIGTTIN: u32 = 21;
     pub const SIGTTOU: u32 = 22;
     pub const SIGURG: u32 = 23;
+    pub const SIGVTALRM: u32 = 26;
+    pub const SIGPROF: u32 = 27;
     pub const SIGWINCH: u32 = 28;
+    pub const SIGIO: u32 = 29;
+    pub const SIGPWR: u32 = 30;
+    pub const SIGSYS: u32 = 31;
+    pub const SIGRTMIN: u32 = 32;
 }
+
+/// sigaction flags.
+pub mod sa {
+    pub const SA_NOCLDSTOP: u64 = 1;
+    pub const SA_NOCLDWAIT: u64 = 2;
+    pub const SA_SIGINFO: u64 = 4;
+    pub const SA_RESTORER: u64 = 0x0400_0000;
+    pub const SA_ONSTACK: u64 = 0x0800_0000;
+    pub const SA_RESTART: u64 = 0x1000_0000;
+    pub const SA_NODEFER: u64 = 0x4000_0000;
+    pub const SA_RESETHAND: u64 = 0x8000_0000;
+}
+
+/// si_code values.
+pub mod si {
+    pub const SI_USER: i32 = 0;
+    pub const SI_KERNEL: i32 = 0x80;
+    pub const SI_QUEUE: i32 = -1;
+    pub const SI_TIMER: i32 = -2;
+    pub const SI_MESGQ: i32 = -3;
+    pub const SI_ASYNCIO: i32 = -4;
+    pub const SI_TKILL: i32 = -6;
+    pub const SEGV_MAPERR: i32 = 1;
+    pub const SEGV_ACCERR: i32 = 2;
+    pub const BUS_ADRALN: i32 = 1;
+    pub const FPE_INTDIV: i32 = 1;
+    pub const FPE_FLTDIV: i32 = 3;
+    pub const ILL_ILLOPN: i32 = 2;
+    pub const TRAP_BRKPT: i32 = 1;
+}
+
+/// `siginfo_t` (128 bytes): signo, errno, code, then a union whose layout
+/// depends on the signal's source; `fields` holds it as 8-byte words
+/// (kill: pid | uid << 32; queue and timers: then the value at word 1;
+/// faults: the address at word 0).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SigInfo {
+    pub signo: i32,
+    pub errno: i32,
+    pub code: i32,
+    pub _pad: i32,
+    pub fields: [u64; 14],
+}
+
+/// `stack_t` (sigaltstack).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StackT {
+    pub ss_sp: u64,
+    pub ss_flags: i32,
+    pub _pad: i32,
+    pub ss_size: u64,
+}
+pub const SS_ONSTACK: i32 = 1;
+pub const SS_DISABLE: i32 = 2;
+pub const SS_AUTODISARM: i32 = 1 << 31;
 
 /// What a signal does when its disposition is SIG_DFL.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -265,6 +339,8 @@ mod tests {
         assert_eq!(size_of::<Winsize>(), 8);
         assert_eq!(size_of::<Utsname>(), 390);
         assert_eq!(size_of::<KSigaction>(), 32);
+        assert_eq!(size_of::<SigInfo>(), 128);
+        assert_eq!(size_of::<StackT>(), 24);
     }
 
     #[test]

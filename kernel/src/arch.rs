@@ -13,36 +13,16 @@
 
 use core::arch::{asm, global_asm};
 
-/// The registers of the program at a syscall, as `uk_syscall_entry` saves them.
-#[repr(C)]
-#[derive(Debug)]
-pub struct SyscallFrame {
-    pub rax: u64,
-    pub rdx: u64,
-    pub rsi: u64,
-    pub rdi: u64,
-    pub r8: u64,
-    pub r9: u64,
-    pub r10: u64,
-    pub rbx: u64,
-    pub rbp: u64,
-    pub r12: u64,
-    pub r13: u64,
-    pub r14: u64,
-    pub r15: u64,
-    /// rcx and r11 as the program had them (the `syscall` ABI clobbers them;
-    /// a rewritten `cpuid` must not).
-    pub rcx: u64,
-    pub r11: u64,
-    pub rflags: u64,
-    pub rip: u64,
-    pub rsp: u64,
-}
+/// The registers of the program at a syscall, as `uk_syscall_entry` saves
+/// them: the shim's [`shim::Regs`], in sigcontext order, so a signal frame
+/// or a new thread is a copy of it.
+pub type SyscallFrame = shim::Regs;
 
 /// What `uk_syscall` asks the entry to return with.
 pub const RETURN_SYSCALL: u64 = 0;
-/// Return as from `cpuid`: every register from the frame, rcx and r11 included.
-pub const RETURN_CPUID: u64 = 1;
+/// Every register from the frame, rcx and r11 included (a rewritten
+/// `cpuid`, rt_sigreturn).
+pub const RETURN_FULL: u64 = 1;
 
 /// The registers at a CPU exception taken at CPL3 through an IST gate.
 #[repr(C)]
@@ -87,71 +67,102 @@ uk_syscall_entry:
     mov [rip + {r11_scratch}], r11
     pop r11
     mov [rip + {scratch}], rsp
-    lea rsp, [rip + {kstack} + {kstack_size}]
-    push qword ptr [rip + {scratch}]
-    push r11
+    mov rsp, [rip + {kstack_top}]
     pushfq
-    push qword ptr [rip + {r11_scratch}]
+    push r11
+    push qword ptr [rip + {scratch}]
     push rcx
+    push rax
+    push rdx
+    push rbx
+    push rbp
+    push rsi
+    push rdi
     push r15
     push r14
     push r13
     push r12
-    push rbp
-    push rbx
+    push qword ptr [rip + {r11_scratch}]
     push r10
     push r9
     push r8
-    push rdi
-    push rsi
-    push rdx
-    push rax
     cld
     mov rdi, rsp
     call {syscall}
     test eax, eax
-    jnz 2f
-    pop rax
-    pop rdx
-    pop rsi
-    pop rdi
+    jnz uk_return_full
+    // As `sysret` leaves them: rcx = rip, r11 = rflags.
     pop r8
     pop r9
     pop r10
-    pop rbx
-    pop rbp
+    add rsp, 8
     pop r12
     pop r13
     pop r14
     pop r15
-    add rsp, 16
-    mov r11, [rsp]
-    mov rcx, [rsp + 8]
+    pop rdi
+    pop rsi
+    pop rbp
+    pop rbx
+    pop rdx
+    pop rax
+    mov rcx, [rsp + 16]
+    mov r11, [rsp + 24]
+    add rsp, 24
     popfq
-    mov rsp, [rsp + 8]
+    mov rsp, [rsp - 24]
     jmp rcx
-    // A rewritten cpuid: every register as the frame holds it.
-2:
+
+    // rsp = a frame (shim::Regs): back to the program with every register from it.
+    .global uk_return_full
+uk_return_full:
     mov rax, [rsp + 16 * 8]
     mov [rip + {scratch}], rax
-    pop rax
-    pop rdx
-    pop rsi
-    pop rdi
     pop r8
     pop r9
     pop r10
-    pop rbx
-    pop rbp
+    pop r11
     pop r12
     pop r13
     pop r14
     pop r15
+    pop rdi
+    pop rsi
+    pop rbp
+    pop rbx
+    pop rdx
+    pop rax
     pop rcx
-    pop r11
+    add rsp, 16
     popfq
-    mov rsp, [rsp + 8]
+    mov rsp, [rsp - 24]
     jmp qword ptr [rip + {scratch}]
+
+    // A new thread's first run: `uk_switch` returns here with rsp at its frame.
+    .global uk_thread_start
+uk_thread_start:
+    jmp uk_return_full
+
+    // Saves the callee-saved registers and the stack pointer in *rdi and
+    // goes on with the stack rsi (saved the same way, or made by
+    // task::spawn to return to uk_thread_start).
+    .global uk_switch
+uk_switch:
+    push rbp
+    push rbx
+    push r12
+    push r13
+    push r14
+    push r15
+    mov [rdi], rsp
+    mov rsp, rsi
+    pop r15
+    pop r14
+    pop r13
+    pop r12
+    pop rbx
+    pop rbp
+    ret
 
     // CPL0, from `syscall` at CPL3: rcx = return rip, r11 = rflags, rsp = caller's.
     // Leaves CPL0 at once by iretq to CPL3 code (sysret is not supported under PVM).
@@ -240,6 +251,7 @@ uk_exception_entries:
     trap_common = sym uk_trap_common,
     kstack = sym KSTACK,
     kstack_size = const KSTACK_SIZE,
+    kstack_top = sym KSTACK_TOP,
     scratch = sym USER_RSP_SCRATCH,
     r11_scratch = sym USER_R11_SCRATCH,
     slow_rsp = sym SLOW_USER_RSP,
@@ -315,16 +327,23 @@ uk_copy_user_fault:
 "#
 );
 
-// The monitor's way in for a signal sent to uk-run (see hc::Resume): it
-// sets rsp to the kernel stack's top and rdi to the signal.
+// The monitor's way in when it stopped the program in its own code (a
+// signal sent to uk-run, a time slice's end, a timer): it has written the
+// program's registers to BootInfo::interrupted. On the running thread's
+// kernel stack, room for a frame; the handler fills it, and the program
+// goes on from it (or another thread does first).
 global_asm!(
     r#"
     .global uk_host_signal_entry
 uk_host_signal_entry:
+    mov rsp, [rip + {kstack_top}]
+    sub rsp, 18 * 8
+    mov rdi, rsp
     call {handler}
-    ud2
+    jmp uk_return_full
 "#,
-    handler = sym crate::uk_host_signal,
+    handler = sym crate::uk_interrupted,
+    kstack_top = sym KSTACK_TOP,
 );
 
 // Entry points the monitor finds by name in the kernel ELF (nothing in the
@@ -337,6 +356,8 @@ extern "C" {
     fn uk_copy_user_fault();
     fn uk_trap_common();
     pub fn uk_syscall_entry();
+    pub fn uk_thread_start();
+    fn uk_switch(save: *mut u64, to: u64);
     pub fn uk_lstar_entry();
     pub fn uk_exception_entries();
 }
@@ -353,6 +374,9 @@ pub static mut KSTACK: Stack<KSTACK_SIZE> = Stack([0; KSTACK_SIZE]);
 pub static mut IST_STACK: Stack<32768> = Stack([0; 32768]);
 /// The slow path's small stack (CPL0 stub, then the rewriter).
 pub static mut SLOW_STACK: Stack<4096> = Stack([0; 4096]);
+/// The top of the running thread's kernel stack, where syscalls start.
+#[no_mangle]
+pub static mut KSTACK_TOP: u64 = 0;
 static mut USER_RSP_SCRATCH: u64 = 0;
 static mut USER_R11_SCRATCH: u64 = 0;
 static mut SLOW_USER_RSP: u64 = 0;
@@ -378,6 +402,66 @@ pub unsafe fn enter_user(entry: u64, sp: u64) -> ! {
             options(noreturn)
         )
     }
+}
+
+/// Sets where the running thread's syscalls start their kernel stack.
+pub fn set_kstack_top(top: u64) {
+    // SAFETY: one vCPU; the entries read it only when entered from the program.
+    unsafe { core::ptr::addr_of_mut!(KSTACK_TOP).write(top) }
+}
+
+/// The boot stack's top (the first thread's kernel stack).
+pub fn boot_kstack_top() -> u64 {
+    core::ptr::addr_of!(KSTACK) as u64 + KSTACK_SIZE as u64
+}
+
+/// Switches kernel stacks: saves this one's position in `*save` and goes
+/// on with the one saved (or built) at `to`; returns when switched back.
+///
+/// # Safety
+/// `to` must be a position saved by this function or built by task::spawn,
+/// on a stack that is not the running one.
+pub unsafe fn switch(save: *mut u64, to: u64) {
+    // SAFETY: the caller's contract; uk_switch preserves what the C ABI asks.
+    unsafe { uk_switch(save, to) }
+}
+
+/// Saves the FPU/SSE/AVX state in `area` (64-byte aligned, xsave size).
+///
+/// # Safety
+/// `area` must be valid for the xsave size of the enabled features (512 bytes with fxsave).
+pub unsafe fn fpu_save(area: *mut u8, xsave: bool) {
+    // SAFETY: the caller's contract; CR4.OSXSAVE/OSFXSR are set by the monitor.
+    unsafe {
+        if xsave {
+            asm!("xsave64 [{}]", in(reg) area, in("eax") u32::MAX, in("edx") u32::MAX, options(nostack, preserves_flags));
+        } else {
+            asm!("fxsave64 [{}]", in(reg) area, options(nostack, preserves_flags));
+        }
+    }
+}
+
+/// Loads the FPU state from `area`.
+///
+/// # Safety
+/// `area` must hold an image `xrstor` accepts (a sane header, MXCSR bits the CPU has).
+pub unsafe fn fpu_restore(area: *const u8, xsave: bool) {
+    // SAFETY: the caller's contract.
+    unsafe {
+        if xsave {
+            asm!("xrstor64 [{}]", in(reg) area, in("eax") u32::MAX, in("edx") u32::MAX, options(nostack, preserves_flags));
+        } else {
+            asm!("fxrstor64 [{}]", in(reg) area, options(nostack, preserves_flags));
+        }
+    }
+}
+
+/// XCR0: the state components xsave saves.
+pub fn xcr0() -> u64 {
+    let (lo, hi): (u32, u32);
+    // SAFETY: xgetbv with ecx = 0 reads XCR0; CR4.OSXSAVE is set when the caller asks.
+    unsafe { asm!("xgetbv", in("ecx") 0u32, out("eax") lo, out("edx") hi, options(nostack, nomem, preserves_flags)) };
+    (hi as u64) << 32 | lo as u64
 }
 
 /// Rings a hypercall doorbell with the argument struct's guest-physical address.

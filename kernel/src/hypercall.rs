@@ -87,11 +87,10 @@ pub fn poll(events: [u16; 3], timeout_ms: i32) -> [u16; 3] {
     a.revents
 }
 
-/// Back to the program where the monitor stopped it (see hc::Resume).
-pub fn resume() -> ! {
-    let mut a = hc::Resume::default();
-    call(Port::Resume, &mut a);
-    unreachable_halt()
+/// Asks the monitor to stop the program at BootInfo::wakeup_ns from now on.
+pub fn start_wakeups() {
+    let mut a = hc::Wakeups::default();
+    call(Port::Wakeups, &mut a);
 }
 
 pub fn tty(a: &mut hc::Tty) {

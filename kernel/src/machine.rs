@@ -39,12 +39,14 @@ pub struct Machine {
     pub console: Console,
     pub clock: Clock,
     pub cpuid: crate::cpuid::Cpuid,
+    pub tasks: crate::task::Tasks,
     rng: ChaCha20Rng,
 }
 
 impl Machine {
-    pub fn new(mem: Memory, console: Console, clock: Clock, seed: [u8; 32], cpuid: crate::cpuid::Cpuid) -> Machine {
-        Machine { mem, console, clock, cpuid, rng: ChaCha20Rng::from_seed(seed) }
+    pub fn new(mem: Memory, console: Console, clock: Clock, seed: [u8; 32], cpuid: crate::cpuid::Cpuid, first_tid: u32) -> Machine {
+        let tasks = crate::task::Tasks::new(first_tid, &cpuid);
+        Machine { mem, console, clock, cpuid, tasks, rng: ChaCha20Rng::from_seed(seed) }
     }
 
     /// Reads user memory by walking the page tables: for exception
@@ -319,6 +321,73 @@ impl Platform for Machine {
         // addresses; the current syscall's kernel stack is abandoned (each
         // syscall starts at its top).
         unsafe { crate::arch::enter_user(entry, sp) }
+    }
+
+    fn take_host_signal(&mut self) -> u32 {
+        crate::take_host_signal()
+    }
+
+    fn fpu_image_size(&self) -> u64 {
+        let t = &self.tasks;
+        if t.xsave {
+            t.fpu_size as u64 + 4
+        } else {
+            512
+        }
+    }
+
+    fn save_fpu(&mut self, addr: u64) -> Result<(), Errno> {
+        use shim::signal::frame::{FP_XSTATE_MAGIC1, FP_XSTATE_MAGIC2};
+        let (xsave, size, xcr0) = (self.tasks.xsave, self.tasks.fpu_size, self.tasks.xcr0);
+        let area = self.tasks.scratch.bytes();
+        // SAFETY: the scratch area holds fpu_size + 64 bytes, 64-byte aligned.
+        unsafe { crate::arch::fpu_save(area.as_mut_ptr(), xsave) };
+        if xsave {
+            // The software bytes of the fxsave area say an xsave image follows (struct _fpx_sw_bytes).
+            area[464..468].copy_from_slice(&FP_XSTATE_MAGIC1.to_le_bytes());
+            area[468..472].copy_from_slice(&(size as u32 + 4).to_le_bytes());
+            area[472..480].copy_from_slice(&xcr0.to_le_bytes());
+            area[480..484].copy_from_slice(&(size as u32).to_le_bytes());
+            area[484..512].fill(0);
+            area[size..size + 4].copy_from_slice(&FP_XSTATE_MAGIC2.to_le_bytes());
+        }
+        let n = self.fpu_image_size() as usize;
+        let bytes = self.tasks.scratch.bytes()[..n].to_vec();
+        self.write_user(addr, &bytes)
+    }
+
+    fn restore_fpu(&mut self, addr: u64) -> Result<(), Errno> {
+        use shim::signal::frame::FP_XSTATE_MAGIC1;
+        let (xsave, size, xcr0, mask) = (self.tasks.xsave, self.tasks.fpu_size, self.tasks.xcr0, self.tasks.mxcsr_mask);
+        let mut img = alloc::vec![0u8; size];
+        self.read_user(addr, &mut img[..if xsave { size } else { 512 }])?;
+        let area = self.tasks.scratch.bytes();
+        area[..size].copy_from_slice(&img);
+        // Only what the CPU accepts: MXCSR bits it has, a header naming
+        // enabled features in the standard format.
+        let mxcsr = u32::from_le_bytes(area[24..28].try_into().unwrap_or([0; 4])) & mask;
+        area[24..28].copy_from_slice(&mxcsr.to_le_bytes());
+        if xsave {
+            let magic = u32::from_le_bytes(area[464..468].try_into().unwrap_or([0; 4]));
+            let bv = if magic == FP_XSTATE_MAGIC1 { u64::from_le_bytes(area[512..520].try_into().unwrap_or([0; 8])) & xcr0 } else { 3 };
+            area[512..520].copy_from_slice(&bv.to_le_bytes());
+            area[520..576].fill(0);
+        }
+        // SAFETY: a sanitized image in the aligned scratch area.
+        unsafe { crate::arch::fpu_restore(area.as_ptr(), xsave) };
+        Ok(())
+    }
+
+    fn spawn_thread(&mut self, tid: u32, regs: &shim::Regs, fs: u64) -> Result<(), Errno> {
+        self.tasks.spawn(&mut self.mem, tid, regs, fs)
+    }
+
+    fn thread_exit(&mut self, tid: u32) {
+        self.tasks.exit(tid);
+    }
+
+    fn thread_renamed(&mut self, old: u32, new: u32) {
+        self.tasks.rename(old, new);
     }
 
     fn set_fs_base(&mut self, base: u64) {

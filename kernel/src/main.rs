@@ -18,6 +18,7 @@ mod cpuid;
 mod hypercall;
 mod machine;
 mod mem;
+mod task;
 mod trap;
 
 use abi::boot::BootInfo;
@@ -34,6 +35,13 @@ pub struct Kernel {
     pub stack_limit: u64,
     pub rewritten_sites: u64,
     pub syscalls: u64,
+    /// The time slice: when the running thread's ends, and the switch
+    /// count it began at.
+    pub slice_end: u64,
+    pub slice_of: u64,
+    pub published_wakeup: u64,
+    pub wakeups_started: bool,
+    pub preemptions: u64,
 }
 
 static mut KERNEL: MaybeUninit<Kernel> = MaybeUninit::uninit();
@@ -118,6 +126,8 @@ pub extern "C" fn kmain(boot: &'static BootInfo) -> ! {
     unsafe { ALLOCATOR.small.lock().init(core::ptr::addr_of_mut!(HEAP) as *mut u8, HEAP_SIZE) };
     hypercall::init(boot.kernel_phys);
     HOST_SIGNAL.store(&boot.host_signal as *const u32 as u64, core::sync::atomic::Ordering::Relaxed);
+    BOOT.store(boot as *const BootInfo as u64, core::sync::atomic::Ordering::Relaxed);
+    arch::set_kstack_top(arch::boot_kstack_top());
     if boot.version != abi::hc::ABI_VERSION {
         kernel_panic("the monitor speaks another hypercall ABI version");
     }
@@ -133,7 +143,7 @@ pub extern "C" fn kmain(boot: &'static BootInfo) -> ! {
         BIG_AT.store(abi::layout::phys_to_virt(at) as usize, core::sync::atomic::Ordering::Relaxed);
         BIG_LEN.store(big as usize, core::sync::atomic::Ordering::Relaxed);
     }
-    let mut machine = Machine::new(mem, console::Console::new(tty), clock, boot.random, cpuid::Cpuid::new(boot));
+    let mut machine = Machine::new(mem, console::Console::new(tty), clock, boot.random, cpuid::Cpuid::new(boot), boot.pid);
     let start = shim::Platform::clock_ns(&mut machine, false);
     let etc = boot.etc[..(boot.netc as usize).min(boot.etc.len())]
         .iter()
@@ -146,7 +156,7 @@ pub extern "C" fn kmain(boot: &'static BootInfo) -> ! {
             (name, bytes)
         })
         .collect();
-    let k = Kernel { proc: Process::from_boot(boot, start, etc), machine, stack_limit: boot.stack_limit, rewritten_sites: 0, syscalls: 0 };
+    let k = Kernel { proc: Process::from_boot(boot, start, etc), machine, stack_limit: boot.stack_limit, rewritten_sites: 0, syscalls: 0, slice_end: 0, slice_of: 0, published_wakeup: 0, wakeups_started: false, preemptions: 0 };
     // SAFETY: the program has not run yet: nothing else refers to KERNEL.
     unsafe { (*core::ptr::addr_of_mut!(KERNEL)).write(k) };
     PROGRAM_STARTED.store(true, core::sync::atomic::Ordering::Relaxed);
@@ -172,13 +182,14 @@ fn install_exception_gates() {
     unsafe { ((low_virt(TSS_PHYS) + 0x24) as *mut u64).write_unaligned(ist_top) };
 }
 
-/// Called by `uk_syscall_entry` for every syscall (and rewritten `cpuid`);
-/// returns how to go back.
-/// Where the monitor writes a signal sent to uk-run (BootInfo::host_signal).
+/// Where a signal sent to uk-run waits for the program (BootInfo::host_signal).
 static HOST_SIGNAL: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
+/// The boot information, for the words the monitor and the kernel share
+/// while the program runs (kicked, wakeup_ns, interrupted).
+static BOOT: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
 
 /// Takes a signal the monitor left for the program, if any.
-fn take_host_signal() -> u32 {
+pub fn take_host_signal() -> u32 {
     let at = HOST_SIGNAL.load(core::sync::atomic::Ordering::Relaxed) as *mut u32;
     if at.is_null() {
         return 0;
@@ -194,33 +205,112 @@ fn take_host_signal() -> u32 {
     }
 }
 
-/// Entered by the monitor (on the kernel stack, rdi = the signal) when a
-/// signal sent to uk-run finds the program running its own code.
-pub extern "C" fn uk_host_signal(_sig: u64) -> ! {
-    let k = kernel();
-    let sig = take_host_signal();
-    if sig != 0 {
-        shim::host_signal(&mut k.proc, &mut k.machine, sig as u64);
-    }
-    k.machine.console.flush();
-    hypercall::resume()
+fn boot_info() -> *mut BootInfo {
+    BOOT.load(core::sync::atomic::Ordering::Relaxed) as *mut BootInfo
 }
 
+/// A time slice, when other threads wait to run.
+const TIME_SLICE_NS: u64 = 10_000_000;
+
+/// Tells the monitor when to stop the program if it is still running its
+/// own code: at the end of the time slice when others wait to run, or at
+/// the first timer's deadline. A plain write to shared memory, no exit;
+/// nothing when one thread runs and no timer is armed.
+fn publish_wakeup(k: &mut Kernel) {
+    let mut at = shim::sched::wakeup(&k.proc, &mut k.machine);
+    if k.proc.others_runnable() {
+        let now = shim::Platform::clock_ns(&mut k.machine, false);
+        let end = if k.slice_of == k.proc.threads.switches && k.slice_end != 0 {
+            k.slice_end
+        } else {
+            k.slice_of = k.proc.threads.switches;
+            k.slice_end = now + TIME_SLICE_NS;
+            k.slice_end
+        };
+        at = Some(at.map_or(end, |a| a.min(end)));
+    }
+    let v = at.unwrap_or(0);
+    if v != 0 && !k.wakeups_started {
+        k.wakeups_started = true;
+        hypercall::start_wakeups();
+    }
+    if v != k.published_wakeup {
+        k.published_wakeup = v;
+        // SAFETY: the boot information lives for the whole run; the monitor only reads this word.
+        unsafe { core::ptr::addr_of_mut!((*boot_info()).wakeup_ns).write_volatile(v) };
+    }
+}
+
+/// Lets another thread run: the shim picks it (waiting in the monitor if
+/// none can run yet), this switches to it. Returns when this thread runs again.
+fn reschedule(requeue: bool) {
+    let k = kernel();
+    let next = shim::sched::next(&mut k.proc, &mut k.machine, requeue);
+    shim::sched::make_current(&mut k.proc, next);
+    task::switch_to(&mut k.machine.tasks, next);
+}
+
+/// Called by `uk_syscall_entry` for every syscall (and rewritten `cpuid`);
+/// returns how to go back.
 pub extern "C" fn uk_syscall(f: &mut SyscallFrame) -> u64 {
     let k = kernel();
     if k.machine.cpuid.is_site(f.rip) {
         let r = k.machine.cpuid.query(f.rax as u32, f.rcx as u32);
         (f.rax, f.rbx, f.rcx, f.rdx) = (r[0] as u64, r[1] as u64, r[2] as u64, r[3] as u64);
-        return arch::RETURN_CPUID;
+        return arch::RETURN_FULL;
     }
     k.syscalls += 1;
-    let args = [f.rdi, f.rsi, f.rdx, f.r10, f.r8, f.r9];
-    f.rax = shim::table::dispatch(&mut k.proc, &mut k.machine, f.rax, args) as u64;
+    let mut out = shim::syscall(&mut k.proc, &mut k.machine, f);
+    while out == shim::Outcome::Block {
+        reschedule(false);
+        let k = kernel();
+        out = shim::resumed(&mut k.proc, &mut k.machine, f);
+    }
+    publish_wakeup(kernel());
+    if out == shim::Outcome::ReturnFull {
+        arch::RETURN_FULL
+    } else {
+        arch::RETURN_SYSCALL
+    }
+}
+
+/// Entered by the monitor (see `uk_host_signal_entry`) when it stopped the
+/// program in its own code: for a signal sent to uk-run, or at the wake-up
+/// time the kernel published (a time slice's end, a timer). `f` gets the
+/// program's registers; the program goes on from it.
+pub extern "C" fn uk_interrupted(f: &mut SyscallFrame) {
+    let b = boot_info();
+    // SAFETY: the monitor wrote the registers before entering; the boot
+    // information lives for the whole run.
+    let (regs, kicked) = unsafe {
+        let r = core::ptr::addr_of!((*b).interrupted).read_volatile();
+        let kicked = core::ptr::addr_of!((*b).kicked).read_volatile();
+        core::ptr::addr_of_mut!((*b).kicked).write_volatile(0);
+        (r, kicked)
+    };
+    *f = shim::Regs {
+        r8: regs[0], r9: regs[1], r10: regs[2], r11: regs[3], r12: regs[4], r13: regs[5], r14: regs[6], r15: regs[7],
+        rdi: regs[8], rsi: regs[9], rbp: regs[10], rbx: regs[11], rdx: regs[12], rax: regs[13], rcx: regs[14],
+        rsp: regs[15], rip: regs[16], rflags: regs[17],
+    };
+    let k = kernel();
     let sig = take_host_signal();
     if sig != 0 {
         shim::host_signal(&mut k.proc, &mut k.machine, sig as u64);
     }
-    arch::RETURN_SYSCALL
+    shim::sched::tick(&mut k.proc, &mut k.machine);
+    if kicked != 0 && k.proc.others_runnable() {
+        let now = shim::Platform::clock_ns(&mut k.machine, false);
+        if k.slice_end != 0 && now >= k.slice_end {
+            k.preemptions += 1;
+            k.slice_end = 0;
+            reschedule(true);
+        }
+    }
+    let k = kernel();
+    shim::deliver(&mut k.proc, &mut k.machine, f, shim::Restart::None, shim::Trap::default(), None);
+    publish_wakeup(k);
+    k.machine.console.flush();
 }
 
 /// Reports a kernel failure to the monitor, after the program's output.

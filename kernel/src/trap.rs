@@ -4,18 +4,12 @@
 use crate::arch::TrapFrame;
 use crate::{hypercall, kernel};
 use abi::layout::{page_down, phys_to_virt, pte, PAGE_SIZE, TRAMPOLINE_SLED};
-use abi::linux::{sig, Errno};
+use abi::linux::Errno;
 use shim::mm::{Kind, Vma};
 use shim::{FaultInfo, Platform};
 
-const DE: u64 = 0;
 const BP: u64 = 3;
-const UD: u64 = 6;
-const GP: u64 = 13;
 const PF: u64 = 14;
-const MF: u64 = 16;
-const AC: u64 = 17;
-const XM: u64 = 19;
 
 /// Bytes of stack mapped per growth step.
 const STACK_STEP: u64 = 128 << 10;
@@ -67,23 +61,18 @@ pub extern "C" fn uk_exception(f: &mut TrapFrame) {
     if f.vector == PF && f.error_code & 1 == 0 && (grow_stack(cr2) || shim::fault_in(&mut k.proc, &mut k.machine, cr2)) {
         return;
     }
-    let signal = match f.vector {
-        DE | MF | XM => sig::SIGFPE,
-        BP => sig::SIGTRAP,
-        UD => sig::SIGILL,
-        AC => sig::SIGBUS,
-        GP | PF => sig::SIGSEGV,
-        _ => sig::SIGSEGV,
-    };
-    if k.proc.signals.action(signal).handler > abi::linux::SIG_IGN {
-        k.machine.warn(format_args!(
-            "signal {signal} has a handler, and uk-run cannot run signal handlers yet: ending the program"
-        ));
-    }
     let info = FaultInfo { vector: f.vector as u32, addr: cr2, rip: f.rip, error_code: f.error_code };
-    // What the program wrote to shared file mappings reaches the files, however it ends.
-    shim::write_back_all(&mut k.proc, &mut k.machine);
-    k.machine.kill(signal, Some(info))
+    // The fault's signal: its handler runs on a frame (and may return,
+    // or longjmp out), or the default action ends the program, after what
+    // it wrote to shared file mappings reaches the files.
+    let mut regs = shim::Regs {
+        r8: f.r8, r9: f.r9, r10: f.r10, r11: f.r11, r12: f.r12, r13: f.r13, r14: f.r14, r15: f.r15, rdi: f.rdi,
+        rsi: f.rsi, rbp: f.rbp, rbx: f.rbx, rdx: f.rdx, rax: f.rax, rcx: f.rcx, rsp: f.rsp, rip: f.rip, rflags: f.rflags,
+    };
+    shim::fault(&mut k.proc, &mut k.machine, &mut regs, info);
+    (f.r8, f.r9, f.r10, f.r11, f.r12, f.r13, f.r14, f.r15) = (regs.r8, regs.r9, regs.r10, regs.r11, regs.r12, regs.r13, regs.r14, regs.r15);
+    (f.rdi, f.rsi, f.rbp, f.rbx, f.rdx, f.rax, f.rcx) = (regs.rdi, regs.rsi, regs.rbp, regs.rbx, regs.rdx, regs.rax, regs.rcx);
+    (f.rsp, f.rip, f.rflags) = (regs.rsp, regs.rip, regs.rflags);
 }
 
 /// Maps more stack when a fault lands just below it, within the limit.

@@ -245,6 +245,51 @@ pub fn recheck_soon() {
     unsafe { libc::setitimer(libc::ITIMER_REAL, &t, std::ptr::null_mut()) };
 }
 
+/// The wake-up thread stopped the vCPU (see start_ticker).
+static KICK: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Whether the wake-up thread stopped the vCPU since last asked.
+pub fn take_kick() -> bool {
+    KICK.swap(false, std::sync::atomic::Ordering::Relaxed)
+}
+
+/// Starts the wake-up thread: it reads the guest's wake-up time (host
+/// CLOCK_MONOTONIC ns at `word`, a host address inside guest RAM that the
+/// guest writes without an exit; 0 means never) and, once it has come,
+/// stops the vCPU of the calling thread with SIGALRM (KVM_RUN returns
+/// EINTR), at most once a millisecond while the time stays past. It looks
+/// again every 2 ms, or at the time itself when that is sooner.
+pub fn start_ticker(word: usize) -> std::thread::JoinHandle<()> {
+    // SAFETY: pthread_self has no preconditions.
+    let vcpu_thread = unsafe { libc::pthread_self() } as usize;
+    std::thread::spawn(move || {
+        // The wake-up thread takes no signal meant for the program.
+        // SAFETY: changes only this thread's mask.
+        unsafe {
+            let mut all: libc::sigset_t = std::mem::zeroed();
+            libc::sigfillset(&mut all);
+            libc::pthread_sigmask(libc::SIG_BLOCK, &all, std::ptr::null_mut());
+        }
+        // SAFETY: `word` is an 8-byte aligned address in guest RAM, which
+        // stays mapped for the monitor's whole life; the guest writes it
+        // as one aligned store.
+        let at = unsafe { &*(word as *const std::sync::atomic::AtomicU64) };
+        loop {
+            let due = at.load(std::sync::atomic::Ordering::Relaxed);
+            let now = clock_ns(libc::CLOCK_MONOTONIC);
+            if due != 0 && now >= due {
+                KICK.store(true, std::sync::atomic::Ordering::Relaxed);
+                // SAFETY: the vCPU thread lives as long as the process; SIGALRM's handler does nothing.
+                unsafe { libc::pthread_kill(vcpu_thread as libc::pthread_t, libc::SIGALRM) };
+                std::thread::sleep(std::time::Duration::from_millis(1));
+                continue;
+            }
+            let wait = if due == 0 { 2_000_000 } else { (due - now).min(2_000_000) };
+            std::thread::sleep(std::time::Duration::from_nanos(wait));
+        }
+    })
+}
+
 /// Maps in the pages of `bytes` (part of uk-run's own file) in one call
 /// rather than a fault per 64 KiB: the embedded kernel is ~0.4 MB.
 pub fn prefault(bytes: &[u8]) {

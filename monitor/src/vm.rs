@@ -69,10 +69,11 @@ pub struct Vm {
     pub ram: Ram,
     pub vcpu: VcpuFd,
     pub tsc_khz: u64,
-    /// Where a signal sent to uk-run enters the kernel (see abi::hc::Resume).
+    /// Where the kernel is entered when the program is stopped in its own
+    /// code (see abi::boot::BootInfo::interrupted), and a stack for it.
     pub signal_entry: (u64, u64),
-    /// The program's registers while the kernel deals with such a signal.
-    interrupted: Option<kvm_regs>,
+    /// The wake-up thread, once the guest asked for it (hc::Wakeups).
+    ticker: Option<std::thread::JoinHandle<()>>,
 }
 
 const CR0_PE: u64 = 1;
@@ -243,7 +244,7 @@ impl Vm {
         let regs = kvm_regs { rip: entry, rdi: boot_info, rflags: 0x2 | (3 << 12), ..Default::default() };
         vcpu.set_regs(&regs).map_err(|e| VmError::Kvm("KVM_SET_REGS", e))?;
         let tsc_khz = vcpu.get_tsc_khz().map_err(|e| VmError::Kvm("KVM_GET_TSC_KHZ", e))? as u64;
-        Ok(Vm { vm, ram, vcpu, tsc_khz, signal_entry: (0, 0), interrupted: None })
+        Ok(Vm { vm, ram, vcpu, tsc_khz, signal_entry: (0, 0), ticker: None })
     }
 
     /// The vCPU's CPUID table as KVM now answers it (with the bits that
@@ -308,25 +309,37 @@ impl Vm {
 
     /// Whether a signal sent to uk-run still waits in guest memory for the kernel.
     fn signal_waiting(&self, mem: &GuestMemory) -> bool {
-        self.interrupted.is_none() && mem.read::<u32>(GuestPhys(BOOT_INFO_PHYS + abi::boot::HOST_SIGNAL_OFFSET)).is_ok_and(|s| s != 0)
+        mem.read::<u32>(GuestPhys(BOOT_INFO_PHYS + abi::boot::HOST_SIGNAL_OFFSET)).is_ok_and(|s| s != 0)
     }
 
-    /// The program was stopped with a signal waiting: if it is running its
-    /// own code (not the kernel's, not a trampoline), start the kernel's
-    /// signal entry on the kernel stack; else look again a little later.
-    fn enter_for_signal(&mut self, mem: &GuestMemory) -> Result<(), VmError> {
+    /// The program was stopped with a signal waiting, or at its wake-up
+    /// time (`kicked`): if it is running its own code (not the kernel's,
+    /// not a trampoline), write its registers for the kernel and start the
+    /// kernel's entry for it; else look again a little later (a signal;
+    /// the wake-up thread asks again by itself).
+    fn enter_for_signal(&mut self, mem: &mut GuestMemory, kicked: bool) -> Result<(), VmError> {
         let r = self.vcpu.get_regs().map_err(|e| VmError::Kvm("KVM_GET_REGS", e))?;
         let in_trampoline = r.rip < PAGE_SIZE || CPUID_TRAMPOLINES.iter().any(|&t| (t..t + PAGE_SIZE).contains(&r.rip));
         if r.rip >= USER_END || in_trampoline || self.signal_entry.0 == 0 {
-            host::recheck_soon();
+            if self.signal_waiting(mem) {
+                host::recheck_soon();
+            }
             return Ok(());
         }
-        let sig: u32 = mem.read(GuestPhys(BOOT_INFO_PHYS + abi::boot::HOST_SIGNAL_OFFSET))?;
+        let regs: [u64; 18] = [
+            r.r8, r.r9, r.r10, r.r11, r.r12, r.r13, r.r14, r.r15, r.rdi, r.rsi, r.rbp, r.rbx, r.rdx, r.rax, r.rcx, r.rsp,
+            r.rip, r.rflags,
+        ];
+        for (i, v) in regs.iter().enumerate() {
+            mem.write(GuestPhys(BOOT_INFO_PHYS + abi::boot::INTERRUPTED_OFFSET + 8 * i as u64), v)?;
+        }
+        if kicked {
+            mem.write(GuestPhys(BOOT_INFO_PHYS + abi::boot::KICKED_OFFSET), &1u32)?;
+        }
         let (entry, stack) = self.signal_entry;
         // The flags the kernel starts with (IOPL 3, no DF, no TF), not the program's.
-        let k = kvm_regs { rip: entry, rsp: stack, rdi: sig as u64, rflags: 0x2 | (3 << 12), ..Default::default() };
+        let k = kvm_regs { rip: entry, rsp: stack, rflags: 0x2 | (3 << 12), ..Default::default() };
         self.vcpu.set_regs(&k).map_err(|e| VmError::Kvm("KVM_SET_REGS", e))?;
-        self.interrupted = Some(r);
         Ok(())
     }
 
@@ -370,8 +383,9 @@ impl Vm {
                 Err(e) => return Err(VmError::Kvm("KVM_RUN", e)),
             };
             let Some(exit) = step else {
-                if self.signal_waiting(mem) {
-                    self.enter_for_signal(mem)?;
+                let kicked = host::take_kick();
+                if self.signal_waiting(mem) || kicked {
+                    self.enter_for_signal(mem, kicked)?;
                 }
                 continue;
             };
@@ -441,9 +455,11 @@ impl Vm {
                 };
                 mem.write(gpa, &a)?;
             }
-            Port::Resume => {
-                let r = self.interrupted.take().ok_or_else(|| VmError::BadHypercall("resume without a signal".into()))?;
-                self.vcpu.set_regs(&r).map_err(|e| VmError::Kvm("KVM_SET_REGS", e))?;
+            Port::Wakeups => {
+                if self.ticker.is_none() {
+                    let word = mem.slice(GuestPhys(BOOT_INFO_PHYS + abi::boot::WAKEUP_OFFSET), 8)?.as_ptr() as usize;
+                    self.ticker = Some(host::start_ticker(word));
+                }
             }
             Port::Tty => {
                 let mut a: hc::Tty = mem.read(gpa)?;

@@ -165,6 +165,31 @@ impl Platform for Fake {
             }
         }
     }
+
+    fn take_host_signal(&mut self) -> u32 {
+        0
+    }
+
+    fn fpu_image_size(&self) -> u64 {
+        516
+    }
+
+    fn save_fpu(&mut self, addr: u64) -> Result<(), Errno> {
+        self.write_user(addr, &[0; 516])
+    }
+
+    fn restore_fpu(&mut self, addr: u64) -> Result<(), Errno> {
+        let mut b = [0; 516];
+        self.read_user(addr, &mut b)
+    }
+
+    fn spawn_thread(&mut self, _tid: u32, _regs: &crate::signal::Regs, _fs: u64) -> Result<(), Errno> {
+        Ok(())
+    }
+
+    fn thread_exit(&mut self, _tid: u32) {}
+
+    fn thread_renamed(&mut self, _old: u32, _new: u32) {}
 }
 
 #[cfg(test)]

@@ -12,6 +12,7 @@ pub mod fd;
 pub mod mm;
 pub mod platform;
 pub mod process;
+pub mod sched;
 pub mod signal;
 pub mod table;
 pub mod time;
@@ -25,7 +26,9 @@ mod sys_fs;
 mod sys_mem;
 mod sys_proc;
 mod sys_signal;
+mod sys_thread;
 mod sys_time;
+mod sys_timer;
 
 #[cfg(test)]
 mod fake;
@@ -34,7 +37,9 @@ pub use abi::linux::Errno;
 pub use platform::{FaultInfo, Platform};
 pub use process::Process;
 pub use sys_mem::{fault_in, out_of_memory, write_back_all};
-pub use sys_signal::host_signal;
+pub use sys_signal::{deliver, fault, host_signal, Restart};
+pub use signal::{Regs, Trap};
+pub use table::{resumed, syscall, Outcome};
 
 /// What a syscall handler returns: a value, or an errno.
 pub type SysResult = Result<u64, Errno>;

@@ -108,4 +108,25 @@ pub trait Platform {
     fn remap(&mut self, old: u64, new: u64, len: u64);
     /// Replaces the mapped pages of a range with zeroed ones (MADV_DONTNEED).
     fn discard(&mut self, addr: u64, len: u64);
+
+    /// A signal sent to uk-run that the program has not been given yet (0: none).
+    fn take_host_signal(&mut self) -> u32;
+
+    /// Bytes of the FPU image in a signal frame (xsave format, with room
+    /// for its trailing magic word).
+    fn fpu_image_size(&self) -> u64;
+    /// Writes the running thread's FPU state to user memory at `addr`
+    /// (64-byte aligned), as a signal frame holds it.
+    fn save_fpu(&mut self, addr: u64) -> Result<(), Errno>;
+    /// Loads the running thread's FPU state from a signal frame's image at
+    /// `addr`; EFAULT for an image that cannot be loaded.
+    fn restore_fpu(&mut self, addr: u64) -> Result<(), Errno>;
+
+    /// Makes the kernel side of a new thread: it will start in user mode
+    /// with `regs`, FS base `fs`, and a copy of the running thread's FPU state.
+    fn spawn_thread(&mut self, tid: u32, regs: &crate::signal::Regs, fs: u64) -> Result<(), Errno>;
+    /// Thread `tid` has ended: its kernel side can go once it no longer runs.
+    fn thread_exit(&mut self, tid: u32);
+    /// The running thread's id changes (execve from a thread other than the first).
+    fn thread_renamed(&mut self, old: u32, new: u32);
 }

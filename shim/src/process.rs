@@ -37,9 +37,11 @@ pub struct Process {
     pub vfs: crate::vfs::Vfs,
     pub mm: Mm,
     pub signals: Signals,
+    /// The running thread; the others are in `threads` (see crate::sched).
+    pub thread: crate::sched::Thread,
+    pub threads: crate::sched::Threads,
+    pub timers: Vec<crate::sys_timer::Timer>,
     pub rlimits: [Rlimit; RLIMIT_NLIMITS],
-    pub clear_child_tid: u64,
-    pub robust_list: (u64, u64),
     /// CLOCK_MONOTONIC at start, and nanoseconds spent blocked since.
     pub start_mono_ns: u64,
     pub blocked_ns: u64,
@@ -48,8 +50,6 @@ pub struct Process {
     pub mem_size: u64,
     /// The stack pointer the program started with (argc, argv, envp: /proc/self/cmdline).
     pub start_sp: u64,
-    /// The thread name (PR_SET_NAME), NUL-padded.
-    pub comm: [u8; 16],
     pub dumpable: bool,
     pub no_new_privs: bool,
     pub pdeathsig: u32,
@@ -116,16 +116,20 @@ impl Process {
             fds,
             vfs: crate::vfs::Vfs::new(shares, b.uid, b.gid, boot_ns, etc),
             mm: Mm::new(regions, b.brk_start),
-            signals: Signals { mask: b.sigmask & !crate::signal::UNBLOCKABLE, ..Signals::default() },
+            signals: Signals::default(),
+            thread: {
+                let mut t = crate::sched::Thread::new(b.pid, comm, start_mono_ns);
+                t.sig.mask = b.sigmask & !crate::signal::UNBLOCKABLE;
+                t
+            },
+            threads: crate::sched::Threads::default(),
+            timers: Vec::new(),
             rlimits,
-            clear_child_tid: 0,
-            robust_list: (0, 0),
             start_mono_ns,
             blocked_ns: 0,
             umask: 0o022,
             mem_size: b.mem_size,
             start_sp: b.sp,
-            comm,
             dumpable: true,
             no_new_privs: false,
             pdeathsig: 0,

@@ -82,8 +82,8 @@ pub fn text<P: Platform>(proc: &Process, p: &mut P, f: ProcFile) -> Vec<u8> {
     let mapped_kb: u64 = proc.mm.mapped(0, u64::MAX) / 1024;
     let uptime_ns = p.clock_ns(false).saturating_sub(proc.start_mono_ns);
     let ticks = uptime_ns / 10_000_000;
-    let comm_len = proc.comm.iter().position(|&c| c == 0).unwrap_or(16);
-    let comm = String::from_utf8_lossy(&proc.comm[..comm_len]).into_owned();
+    let comm_len = proc.thread.comm.iter().position(|&c| c == 0).unwrap_or(16);
+    let comm = String::from_utf8_lossy(&proc.thread.comm[..comm_len]).into_owned();
     let s = match f {
         ProcFile::Meminfo => format!(
             "MemTotal:       {mem_kb:8} kB\nMemFree:        {:8} kB\nMemAvailable:   {:8} kB\nBuffers:               0 kB\nCached:                0 kB\nSwapCached:            0 kB\nSwapTotal:             0 kB\nSwapFree:              0 kB\nShmem:                 0 kB\n",
@@ -129,11 +129,12 @@ pub fn text<P: Platform>(proc: &Process, p: &mut P, f: ProcFile) -> Vec<u8> {
             out
         }
         ProcFile::Status => format!(
-            "Name:\t{comm}\nUmask:\t{:04o}\nState:\tR (running)\nTgid:\t{pid}\nNgid:\t0\nPid:\t{pid}\nPPid:\t{}\nTracerPid:\t0\nUid:\t{u}\t{eu}\t{eu}\t{eu}\nGid:\t{g}\t{eg}\t{eg}\t{eg}\nFDSize:\t64\nVmSize:\t{mapped_kb:8} kB\nVmRSS:\t{mapped_kb:8} kB\nThreads:\t1\nSigPnd:\t{:016x}\nSigBlk:\t{:016x}\n",
+            "Name:\t{comm}\nUmask:\t{:04o}\nState:\tR (running)\nTgid:\t{pid}\nNgid:\t0\nPid:\t{pid}\nPPid:\t{}\nTracerPid:\t0\nUid:\t{u}\t{eu}\t{eu}\t{eu}\nGid:\t{g}\t{eg}\t{eg}\t{eg}\nFDSize:\t64\nVmSize:\t{mapped_kb:8} kB\nVmRSS:\t{mapped_kb:8} kB\nThreads:\t{}\nSigPnd:\t{:016x}\nSigBlk:\t{:016x}\n",
             proc.umask,
             proc.ppid,
-            proc.signals.pending,
-            proc.signals.mask,
+            proc.nthreads(),
+            proc.signals.pending.set | proc.thread.sig.pending.set,
+            proc.thread.sig.mask,
             pid = proc.pid,
             u = proc.uid,
             eu = proc.euid,

@@ -185,17 +185,22 @@ fn replace<P: Platform>(proc: &mut Process, p: &mut P, dirfd: u64, path: u64, ar
         proc.exe_handle = None;
     }
     let base = name.rsplit(|&c| c == b'/').next().unwrap_or(&name);
-    proc.comm = [0; 16];
+    proc.thread.comm = [0; 16];
     let n = base.len().min(15);
-    proc.comm[..n].copy_from_slice(&base[..n]);
+    proc.thread.comm[..n].copy_from_slice(&base[..n]);
     let closing: Vec<u64> = proc.fds.iter().filter(|(_, e)| e.cloexec).map(|(fd, _)| fd).collect();
     for fd in closing {
         let e: Option<Entry> = proc.fds.close(fd).ok();
         sys_fs::release(p, e);
     }
     proc.signals.reset_handlers();
-    proc.clear_child_tid = 0;
-    proc.robust_list = (0, 0);
+    proc.thread.sig.altstack = abi::linux::StackT { ss_flags: abi::linux::SS_DISABLE, ..Default::default() };
+    proc.thread.sig.saved_mask = None;
+    proc.thread.clear_child_tid = 0;
+    proc.thread.robust_list = (0, 0);
+    // The other threads end; the timers of timer_create go (itimers stay, as on Linux).
+    proc.timers.retain(|t| t.id < 0);
+    crate::sched::end_others(proc, p);
     Ok((image.entry, sp))
 }
 

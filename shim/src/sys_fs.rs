@@ -1497,7 +1497,7 @@ pub fn pipe_write<P: Platform>(proc: &mut Process, p: &mut P, buf: &Rc<core::cel
     let mut b = buf.borrow_mut();
     if b.readers == 0 {
         drop(b);
-        let _ = crate::sys_signal::kill(proc, proc.pid as i32, abi::linux::sig::SIGPIPE as u64);
+        let _ = crate::sys_signal::kill(proc, p, proc.pid as i32, abi::linux::sig::SIGPIPE as u64);
         return Err(Errno::EPIPE);
     }
     let room = PIPE_BUF_SIZE - b.data.len();

@@ -171,13 +171,13 @@ pub fn prctl<P: Platform>(proc: &mut Process, p: &mut P, option: u64, arg2: u64)
                 let mut raw = [0u8; 16];
                 p.read_user(arg2, &mut raw).map(|_| raw.to_vec()).map_err(|_| e)
             })?;
-            proc.comm = [0; 16];
+            proc.thread.comm = [0; 16];
             let n = name.iter().position(|&c| c == 0).unwrap_or(name.len()).min(15);
-            proc.comm[..n].copy_from_slice(&name[..n]);
+            proc.thread.comm[..n].copy_from_slice(&name[..n]);
             Ok(0)
         }
         PR_GET_NAME => {
-            let comm = proc.comm;
+            let comm = proc.thread.comm;
             UserPtr(arg2).write(p, &comm).map(|_| 0)
         }
         PR_SET_NO_NEW_PRIVS => {

@@ -4,6 +4,7 @@
 use crate::time::{from_timespec, source, to_timespec, ClockSource, NSEC_PER_SEC};
 use crate::user::UserPtr;
 use crate::{Platform, Process, SysResult};
+use crate::sched::{Wait, WaitOn};
 use abi::linux::{Errno, Timespec, Timeval};
 
 fn now<P: Platform>(proc: &Process, p: &mut P, src: ClockSource) -> u64 {
@@ -39,30 +40,38 @@ pub fn time<P: Platform>(p: &mut P, tloc: u64) -> SysResult {
     Ok(secs)
 }
 
-fn sleep_for<P: Platform>(proc: &mut Process, p: &mut P, ns: u64) {
-    let t0 = p.clock_ns(false);
-    if ns > 0 {
-        p.sleep_ns(ns);
+/// Sleeps until CLOCK_MONOTONIC `deadline`; a handler's signal ends it
+/// early with EINTR and the time left in `rem`.
+fn sleep_until<P: Platform>(proc: &mut Process, p: &mut P, deadline: u64, rem: u64) -> SysResult {
+    if let Some(d) = proc.thread.deadline {
+        // Run again after a wake-up that was not the deadline: keep the first one.
+        return crate::sched::block(proc, p, Wait { on: WaitOn::Nothing, deadline: Some(d), on_timeout: Some(Ok(0)), on_signal: Errno::ERESTARTNOHAND, rem });
     }
-    proc.blocked_ns += p.clock_ns(false).saturating_sub(t0);
+    if deadline <= p.clock_ns(false) {
+        return Ok(0);
+    }
+    proc.thread.deadline = Some(deadline);
+    crate::sched::block(proc, p, Wait { on: WaitOn::Nothing, deadline: Some(deadline), on_timeout: Some(Ok(0)), on_signal: Errno::ERESTARTNOHAND, rem })
 }
 
-pub fn nanosleep<P: Platform>(proc: &mut Process, p: &mut P, req: u64, _rem: u64) -> SysResult {
+pub fn nanosleep<P: Platform>(proc: &mut Process, p: &mut P, req: u64, rem: u64) -> SysResult {
     let ns = from_timespec(&UserPtr(req).read::<Timespec, _>(p)?)?;
-    sleep_for(proc, p, ns);
-    Ok(0)
+    let deadline = p.clock_ns(false).saturating_add(ns);
+    sleep_until(proc, p, deadline, rem)
 }
 
-pub fn clock_nanosleep<P: Platform>(proc: &mut Process, p: &mut P, clock: u64, flags: u64, req: u64, _rem: u64) -> SysResult {
+pub fn clock_nanosleep<P: Platform>(proc: &mut Process, p: &mut P, clock: u64, flags: u64, req: u64, rem: u64) -> SysResult {
     const TIMER_ABSTIME: u64 = 1;
     let src = source(clock)?;
     if src == ClockSource::CpuTime && clock != crate::time::CLOCK_PROCESS_CPUTIME_ID {
         return Err(Errno::EINVAL);
     }
     let ns = from_timespec(&UserPtr(req).read::<Timespec, _>(p)?)?;
-    let delta = if flags & TIMER_ABSTIME != 0 { ns.saturating_sub(now(proc, p, src)) } else { ns };
-    sleep_for(proc, p, delta);
-    Ok(0)
+    let abs = flags & TIMER_ABSTIME != 0;
+    let delta = if abs { ns.saturating_sub(now(proc, p, src)) } else { ns };
+    // An absolute sleep interrupted does not report the time left.
+    let deadline = p.clock_ns(false).saturating_add(delta);
+    sleep_until(proc, p, deadline, if abs { 0 } else { rem })
 }
 
 /// getrusage: the process's CPU time (time not spent blocked) as user

@@ -6,7 +6,9 @@
 //! libraries probe them at every start and fall back.
 
 use crate::sys_fs::{self, Attr, AT_FDCWD};
-use crate::{sys_exec, sys_io, sys_mem, sys_proc, sys_signal, sys_time, Platform, Process, SysResult};
+use crate::signal::{Regs, Trap};
+use crate::sys_signal::Restart;
+use crate::{sched, sys_exec, sys_io, sys_mem, sys_proc, sys_signal, sys_thread, sys_time, sys_timer, Platform, Process, SysResult};
 use abi::linux::Errno;
 use syscalls::Sysno;
 
@@ -14,9 +16,36 @@ use syscalls::Sysno;
 /// and runs fine without).
 pub const QUIET_ENOSYS: &[Sysno] = &[Sysno::rseq];
 
-/// Runs syscall `nr` with raw arguments `a`; returns the value for rax.
-pub fn dispatch<P: Platform>(proc: &mut Process, p: &mut P, nr: u64, a: [u64; 6]) -> i64 {
+/// What the kernel does once a syscall has been handled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Back to the program with `regs` (rcx and r11 may be clobbered, as by `syscall`).
+    Return,
+    /// Back to the program with every register from `regs` (rt_sigreturn).
+    ReturnFull,
+    /// The thread waits (or has exited): the kernel runs another (see
+    /// crate::sched) and calls [`resumed`] when this one runs again.
+    Block,
+}
+
+/// Runs the syscall `regs.rax` with the arguments in `regs`, the running
+/// thread's registers; its result goes to `regs.rax`, and the signals due
+/// are delivered (which may change `regs` to run a handler).
+pub fn syscall<P: Platform>(proc: &mut Process, p: &mut P, regs: &mut Regs) -> Outcome {
+    let nr = regs.rax;
+    let a = regs.args();
     let ret = match Sysno::new(nr as usize) {
+        Some(Sysno::rt_sigreturn) => {
+            sys_signal::rt_sigreturn(proc, p, regs);
+            if proc.trace {
+                p.note(format_args!("trace: rt_sigreturn() to {:#x}", regs.rip));
+            }
+            sys_signal::deliver(proc, p, regs, Restart::None, Trap::default(), None);
+            return Outcome::ReturnFull;
+        }
+        Some(Sysno::clone) => sys_thread::clone(proc, p, regs, a[0], a[1], a[2], a[3], a[4]),
+        Some(Sysno::clone3) => sys_thread::clone3(proc, p, regs, a[0], a[1]),
+        Some(Sysno::sigaltstack) => sys_signal::sigaltstack(proc, p, a[0], a[1], regs.rsp),
         Some(s) => call(proc, p, s, a),
         None => {
             if proc.first_warning(nr) {
@@ -25,17 +54,51 @@ pub fn dispatch<P: Platform>(proc: &mut Process, p: &mut P, nr: u64, a: [u64; 6]
             Err(Errno::ENOSYS)
         }
     };
+    finish(proc, p, regs, nr, ret)
+}
+
+/// The thread that waited in a syscall runs again: its result, or the
+/// syscall once more.
+pub fn resumed<P: Platform>(proc: &mut Process, p: &mut P, regs: &mut Regs) -> Outcome {
+    match sched::resume(proc) {
+        Some(r) => finish(proc, p, regs, regs.rax, r),
+        None => syscall(proc, p, regs),
+    }
+}
+
+fn finish<P: Platform>(proc: &mut Process, p: &mut P, regs: &mut Regs, nr: u64, ret: SysResult) -> Outcome {
+    if ret == Err(Errno::EBLOCK) {
+        return Outcome::Block;
+    }
+    proc.thread.deadline = None;
     if proc.trace {
+        let a = regs.args();
         let name = Sysno::new(nr as usize).map_or("?", |s| s.name());
         match ret {
             Ok(v) => p.note(format_args!("trace: {name}({:#x}, {:#x}, {:#x}, {:#x}) = {v:#x}", a[0], a[1], a[2], a[3])),
             Err(e) => p.note(format_args!("trace: {name}({:#x}, {:#x}, {:#x}, {:#x}) = -{e:?}", a[0], a[1], a[2], a[3])),
         }
     }
-    sys_signal::deliver_pending(proc, p);
-    match ret {
-        Ok(v) => v as i64,
-        Err(e) => e.ret(),
+    regs.rax = match ret {
+        Ok(v) => v,
+        Err(e) => e.ret() as u64,
+    };
+    crate::sys_timer::fire_due(proc, p);
+    let host = p.take_host_signal();
+    if host != 0 {
+        sys_signal::host_signal(proc, p, host as u64);
+    }
+    sys_signal::deliver(proc, p, regs, Restart::Syscall(nr), Trap::default(), None);
+    Outcome::Return
+}
+
+/// Runs syscall `nr` with raw arguments `a`; returns the value for rax
+/// (the tests' way in; a wait answers EBLOCK's value).
+pub fn dispatch<P: Platform>(proc: &mut Process, p: &mut P, nr: u64, a: [u64; 6]) -> i64 {
+    let mut regs = Regs { rax: nr, rdi: a[0], rsi: a[1], rdx: a[2], r10: a[3], r8: a[4], r9: a[5], rip: 0x1000, ..Regs::default() };
+    match syscall(proc, p, &mut regs) {
+        Outcome::Block => Errno::EBLOCK.ret(),
+        _ => regs.rax as i64,
     }
 }
 
@@ -156,12 +219,13 @@ fn call<P: Platform>(proc: &mut Process, p: &mut P, s: Sysno, a: [u64; 6]) -> Sy
         // process
         Sysno::execve => sys_exec::execve(proc, p, a[0], a[1], a[2]),
         Sysno::execveat if a[4] == 0 => sys_exec::execve_at(proc, p, a[0], a[1], a[2], a[3]),
-        Sysno::exit | Sysno::exit_group => {
+        Sysno::exit => sys_thread::exit_thread(proc, p, a[0] as i32),
+        Sysno::exit_group => {
             sys_mem::write_back_all(proc, p);
             p.exit(a[0] as i32)
         }
         Sysno::getpid => Ok(proc.pid as u64),
-        Sysno::gettid => Ok(proc.pid as u64),
+        Sysno::gettid => Ok(proc.thread.tid as u64),
         Sysno::getppid => Ok(proc.ppid as u64),
         Sysno::getuid => Ok(proc.uid as u64),
         Sysno::geteuid => Ok(proc.euid as u64),
@@ -183,20 +247,16 @@ fn call<P: Platform>(proc: &mut Process, p: &mut P, s: Sysno, a: [u64; 6]) -> Sy
         Sysno::setrlimit => sys_proc::prlimit(proc, p, 0, a[0], a[1], 0),
         Sysno::getrandom => sys_proc::getrandom(p, a[0], a[1], a[2]),
         Sysno::sched_getaffinity => sys_proc::sched_getaffinity(proc, p, a[0], a[1], a[2]),
-        Sysno::sched_yield => Ok(0),
+        Sysno::sched_yield => sched::yield_now(proc, p),
         Sysno::prctl => sys_proc::prctl(proc, p, a[0], a[1]),
         Sysno::arch_prctl => sys_proc::arch_prctl(p, a[0], a[1]),
         Sysno::set_tid_address => {
-            proc.clear_child_tid = a[0];
-            Ok(proc.pid as u64)
+            proc.thread.clear_child_tid = a[0];
+            Ok(proc.thread.tid as u64)
         }
-        Sysno::set_robust_list => {
-            if a[1] != 24 {
-                return Err(Errno::EINVAL);
-            }
-            proc.robust_list = (a[0], a[1]);
-            Ok(0)
-        }
+        Sysno::set_robust_list => sys_thread::set_robust_list(proc, a[0], a[1]),
+        Sysno::get_robust_list => sys_thread::get_robust_list(proc, p, a[0], a[1], a[2]),
+        Sysno::futex => sys_thread::futex(proc, p, a),
 
         // memory
         Sysno::brk => Ok(sys_mem::brk(proc, p, a[0])),
@@ -220,11 +280,26 @@ fn call<P: Platform>(proc: &mut Process, p: &mut P, s: Sysno, a: [u64; 6]) -> Sy
         Sysno::rt_sigaction => sys_signal::rt_sigaction(proc, p, a[0], a[1], a[2], a[3]),
         Sysno::rt_sigprocmask => sys_signal::rt_sigprocmask(proc, p, a[0], a[1], a[2], a[3]),
         Sysno::rt_sigpending => sys_signal::rt_sigpending(proc, p, a[0], a[1]),
-        Sysno::sigaltstack => sys_signal::sigaltstack(proc, p, a[0], a[1]),
-        Sysno::kill => sys_signal::kill(proc, a[0] as i32, a[1]),
-        Sysno::tkill => sys_signal::tkill(proc, None, a[0], a[1]),
-        Sysno::tgkill => sys_signal::tkill(proc, Some(a[0]), a[1], a[2]),
+        Sysno::kill => sys_signal::kill(proc, p, a[0] as i32, a[1]),
+        Sysno::tkill => sys_signal::tkill(proc, p, None, a[0], a[1]),
+        Sysno::tgkill => sys_signal::tkill(proc, p, Some(a[0]), a[1], a[2]),
+        Sysno::rt_sigsuspend => sys_signal::rt_sigsuspend(proc, p, a[0], a[1]),
+        Sysno::pause => sys_signal::pause(proc, p),
+        Sysno::rt_sigtimedwait => sys_signal::rt_sigtimedwait(proc, p, a[0], a[1], a[2], a[3]),
+        Sysno::rt_sigqueueinfo => sys_signal::sigqueueinfo(proc, p, a[0], None, a[1], a[2]),
+        Sysno::rt_tgsigqueueinfo => sys_signal::sigqueueinfo(proc, p, a[0], Some(a[1]), a[2], a[3]),
 
+        // timers
+        Sysno::alarm => sys_timer::alarm(proc, p, a[0]),
+        Sysno::setitimer => sys_timer::setitimer(proc, p, a[0], a[1], a[2]),
+        Sysno::getitimer => sys_timer::getitimer(proc, p, a[0], a[1]),
+        Sysno::timer_create => sys_timer::timer_create(proc, p, a[0], a[1], a[2]),
+        Sysno::timer_settime => sys_timer::timer_settime(proc, p, a[0], a[1], a[2], a[3]),
+        Sysno::timer_gettime => sys_timer::timer_gettime(proc, p, a[0], a[1]),
+        Sysno::timer_getoverrun => sys_timer::timer_getoverrun(proc, a[0]),
+        Sysno::timer_delete => sys_timer::timer_delete(proc, a[0]),
+
+        Sysno::sigaltstack | Sysno::rt_sigreturn | Sysno::clone | Sysno::clone3 => Err(Errno::ENOSYS),
         s if QUIET_ENOSYS.contains(&s) => Err(Errno::ENOSYS),
         s => {
             if proc.first_warning(s.id() as u64) {
