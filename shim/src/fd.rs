@@ -38,6 +38,8 @@ pub enum FileKind {
     Proc(crate::vfs::ProcNode, Vec<u8>),
     /// One end of a pipe (the process holds both: no other can fill or drain it).
     Pipe { buf: Rc<RefCell<Pipe>>, write: bool },
+    /// An epoll set, eventfd or timerfd.
+    Event(Rc<RefCell<crate::sys_event::Event>>),
 }
 
 /// A pipe's bytes, and how many ends of each kind are open.

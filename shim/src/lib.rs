@@ -21,6 +21,7 @@ pub mod vfs;
 
 mod sys_io;
 mod procfs;
+mod sys_event;
 mod sys_exec;
 mod sys_fs;
 mod sys_mem;

@@ -101,6 +101,9 @@ pub struct Threads {
     pub next_tid: Tid,
     /// Threads switched to, ever (the preemption check reads it).
     pub switches: u64,
+    /// Counts changes other threads may wait for (pipes, eventfds, closes):
+    /// epoll's edge-triggered registrations report again after one.
+    pub io_gen: u64,
 }
 
 impl Process {
@@ -154,6 +157,7 @@ pub fn wake<P: Platform>(proc: &mut Process, p: &mut P, tid: Tid, result: Option
 
 /// Wakes every thread waiting for another thread's I/O (pipes, closes): their syscalls run again.
 pub fn wake_io<P: Platform>(proc: &mut Process, p: &mut P) {
+    proc.threads.io_gen += 1;
     let waiting: Vec<Tid> = proc
         .threads
         .others

@@ -112,7 +112,7 @@ fn is_dir(proc: &Process, f: &OpenFile) -> bool {
         FileKind::Host { dir, .. } => dir,
         FileKind::Mem(ino) => proc.vfs.nodes[ino].is_dir(),
         FileKind::Proc(node, _) => !matches!(node, ProcNode::File(_)),
-        FileKind::Pipe { .. } => false,
+        FileKind::Pipe { .. } | FileKind::Event(_) => false,
     }
 }
 
@@ -213,6 +213,8 @@ pub fn release_file<P: Platform>(p: &mut P, f: Rc<OpenFile>) {
 pub fn close<P: Platform>(proc: &mut Process, p: &mut P, fd: u64) -> SysResult {
     let e = proc.fds.close(fd)?;
     release(p, Some(e));
+    // A thread may wait for this end of a pipe to close.
+    crate::sched::wake_io(proc, p);
     Ok(0)
 }
 
@@ -381,9 +383,12 @@ pub fn read<P: Platform>(proc: &mut Process, p: &mut P, f: &OpenFile, buf: u64, 
     if let FileKind::Pipe { buf: pipe, .. } = &f.kind {
         return if at.is_some() { Err(Errno::ESPIPE) } else { pipe_read(proc, p, pipe, false, buf, len) };
     }
+    if let FileKind::Event(e) = &f.kind {
+        return if at.is_some() { Err(Errno::ESPIPE) } else { crate::sys_event::read(proc, p, e, false, buf, len) };
+    }
     sync_shared_maps(proc, p, f);
     match f.kind {
-        FileKind::Pipe { .. } => Err(Errno::EINVAL),
+        FileKind::Pipe { .. } | FileKind::Event(_) => Err(Errno::EINVAL),
         FileKind::Host { dir: true, .. } => Err(Errno::EISDIR),
         FileKind::Host { handle, seekable: false, .. } => {
             let mut c = call(FileOp::Read);
@@ -441,8 +446,11 @@ pub fn write<P: Platform>(proc: &mut Process, p: &mut P, f: &OpenFile, append: b
     if let FileKind::Pipe { buf: pipe, .. } = &f.kind {
         return if at.is_some() { Err(Errno::ESPIPE) } else { pipe_write(proc, p, pipe, false, buf, len) };
     }
+    if let FileKind::Event(e) = &f.kind {
+        return if at.is_some() { Err(Errno::ESPIPE) } else { crate::sys_event::write(proc, p, e, false, buf, len) };
+    }
     match f.kind {
-        FileKind::Pipe { .. } => Err(Errno::EINVAL),
+        FileKind::Pipe { .. } | FileKind::Event(_) => Err(Errno::EINVAL),
         FileKind::Host { handle, seekable, .. } => {
             host_changed();
             proc.vfs.stat_batch = None;
@@ -505,7 +513,7 @@ pub fn lseek<P: Platform>(proc: &mut Process, p: &mut P, f: &OpenFile, off: u64,
     const SEEK_CUR: u64 = 1;
     const SEEK_END: u64 = 2;
     match f.kind {
-        FileKind::Pipe { .. } => Err(Errno::ESPIPE),
+        FileKind::Pipe { .. } | FileKind::Event(_) => Err(Errno::ESPIPE),
         FileKind::Host { handle, seekable, .. } if !seekable || !matches!(whence, SEEK_SET | SEEK_CUR | SEEK_END) => {
             let mut c = call(FileOp::Seek);
             c.offset = if whence == SEEK_CUR && seekable { f.pos.get() as i64 + off as i64 } else { off as i64 };
@@ -666,6 +674,17 @@ pub fn fstat_file<P: Platform>(proc: &Process, p: &mut P, f: &OpenFile) -> Resul
             st_blksize: 4096,
             ..Default::default()
         }),
+        // An anonymous inode, as Linux shows epoll, eventfd and timerfd descriptors.
+        FileKind::Event(ref e) => Ok(Stat {
+            st_dev: 0xe,
+            st_ino: Rc::as_ptr(e) as usize as u64 & 0xffff_ffff,
+            st_nlink: 1,
+            st_mode: 0o600,
+            st_uid: proc.euid,
+            st_gid: proc.egid,
+            st_blksize: 4096,
+            ..Default::default()
+        }),
     }
 }
 
@@ -787,7 +806,7 @@ pub fn getdents64<P: Platform>(proc: &mut Process, p: &mut P, f: &OpenFile, buf:
             proc.vfs.stat_batch = Some(vfs::StatBatch { share, dir: rel, stats });
             Ok(out.len() as u64)
         }
-        FileKind::Proc(ProcNode::File(_), _) | FileKind::Pipe { .. } => Err(Errno::ENOTDIR),
+        FileKind::Proc(ProcNode::File(_), _) | FileKind::Pipe { .. } | FileKind::Event(_) => Err(Errno::ENOTDIR),
         FileKind::Mem(_) | FileKind::Proc(..) => {
             if f.pos.get() == 0 || f.listing.borrow().is_none() {
                 let mut entries: Vec<(u64, u8, Vec<u8>)> = Vec::new();
@@ -813,7 +832,7 @@ pub fn getdents64<P: Platform>(proc: &mut Process, p: &mut P, f: &OpenFile, buf:
                         entries.extend([(1, 4, b".".to_vec()), (1, 4, b"..".to_vec())]);
                         entries.extend(procfs::entries(proc, node).into_iter().enumerate().map(|(i, (n, t))| (100 + i as u64, t, n)));
                     }
-                    FileKind::Host { .. } | FileKind::Pipe { .. } => unreachable!(),
+                    FileKind::Host { .. } | FileKind::Pipe { .. } | FileKind::Event(_) => unreachable!(),
                 }
                 *f.listing.borrow_mut() = Some(entries);
             }
@@ -1256,7 +1275,7 @@ pub fn set_attr<P: Platform>(proc: &mut Process, p: &mut P, target: Result<Loc, 
             }
             FileKind::Mem(ino) => ino,
             FileKind::Proc(..) => return Err(Errno::EPERM),
-            FileKind::Pipe { .. } => return Err(Errno::EINVAL),
+            FileKind::Pipe { .. } | FileKind::Event(_) => return Err(Errno::EINVAL),
         },
     };
     let t = now(p);
@@ -1365,7 +1384,7 @@ pub fn fsync<P: Platform>(p: &mut P, f: &OpenFile, data_only: bool) -> SysResult
             on_handle(p, c, handle, FileData::None).0.map(|_| 0)
         }
         FileKind::Mem(_) | FileKind::Proc(..) => Ok(0),
-        FileKind::Pipe { .. } => Err(Errno::EINVAL),
+        FileKind::Pipe { .. } | FileKind::Event(_) => Err(Errno::EINVAL),
     }
 }
 
@@ -1480,6 +1499,11 @@ pub fn pipe_read<P: Platform>(proc: &mut Process, p: &mut P, buf: &Rc<core::cell
         if b.writers == 0 {
             return Ok(0);
         }
+        if !nonblock && proc.nthreads() > 1 {
+            // Another thread may fill it.
+            drop(b);
+            return crate::sched::block(proc, p, pipe_wait());
+        }
         // Only this process could fill it: waiting would never end.
         if !nonblock && proc.first_warning(0x7000_0000) {
             p.warn(format_args!("read of an empty pipe that only this process can fill: answering EAGAIN"));
@@ -1490,7 +1514,13 @@ pub fn pipe_read<P: Platform>(proc: &mut Process, p: &mut P, buf: &Rc<core::cell
     let bytes: Vec<u8> = b.data.iter().take(n).copied().collect();
     p.write_user(to, &bytes)?;
     b.data.drain(..n);
+    drop(b);
+    crate::sched::wake_io(proc, p);
     Ok(n as u64)
+}
+
+fn pipe_wait() -> crate::sched::Wait {
+    crate::sched::Wait { on: crate::sched::WaitOn::Io { host: [0; 3] }, deadline: None, on_timeout: None, on_signal: Errno::ERESTARTSYS, rem: 0 }
 }
 
 pub fn pipe_write<P: Platform>(proc: &mut Process, p: &mut P, buf: &Rc<core::cell::RefCell<Pipe>>, nonblock: bool, from: u64, len: u64) -> SysResult {
@@ -1502,6 +1532,10 @@ pub fn pipe_write<P: Platform>(proc: &mut Process, p: &mut P, buf: &Rc<core::cel
     }
     let room = PIPE_BUF_SIZE - b.data.len();
     if room == 0 {
+        if !nonblock && proc.nthreads() > 1 {
+            drop(b);
+            return crate::sched::block(proc, p, pipe_wait());
+        }
         if !nonblock && proc.first_warning(0x7000_0001) {
             p.warn(format_args!("write to a full pipe that only this process can drain: answering EAGAIN"));
         }
@@ -1511,6 +1545,8 @@ pub fn pipe_write<P: Platform>(proc: &mut Process, p: &mut P, buf: &Rc<core::cel
     let mut bytes = alloc::vec![0u8; n];
     p.read_user(from, &mut bytes)?;
     b.data.extend(bytes);
+    drop(b);
+    crate::sched::wake_io(proc, p);
     Ok(n as u64)
 }
 

@@ -47,6 +47,7 @@ pub fn write<P: Platform>(proc: &mut Process, p: &mut P, fd: u64, buf: u64, len:
     match to {
         Target::File(f) => match &f.kind {
             crate::fd::FileKind::Pipe { buf: pipe, .. } => sys_fs::pipe_write(proc, p, pipe, status & O_NONBLOCK != 0, buf, len),
+            crate::fd::FileKind::Event(e) => crate::sys_event::write(proc, p, e, status & O_NONBLOCK != 0, buf, len),
             _ => sys_fs::write(proc, p, &f, status & O_APPEND != 0, buf, len, None),
         },
         Target::Stdio(host_fd) => {
@@ -79,6 +80,7 @@ pub fn read<P: Platform>(proc: &mut Process, p: &mut P, fd: u64, buf: u64, len: 
     match from {
         Target::File(f) => match &f.kind {
             crate::fd::FileKind::Pipe { buf: pipe, .. } => sys_fs::pipe_read(proc, p, pipe, status & O_NONBLOCK != 0, buf, len),
+            crate::fd::FileKind::Event(e) => crate::sys_event::read(proc, p, e, status & O_NONBLOCK != 0, buf, len),
             _ => sys_fs::read(proc, p, &f, buf, len, None),
         },
         Target::Stdio(host_fd) => {
@@ -86,6 +88,17 @@ pub fn read<P: Platform>(proc: &mut Process, p: &mut P, fd: u64, buf: u64, len: 
             let mut probe = [0u8; 1];
             p.read_user(buf, &mut probe)?;
             p.read_user(buf + len - 1, &mut probe)?;
+            if proc.nthreads() > 1 || !proc.timers.is_empty() {
+                // Others may run meanwhile: wait in the scheduler, not in the host's read.
+                let r = p.host_poll([if host_fd == 0 { 0x1 } else { 0 }, 0, 0], 0);
+                if r[0] == 0 {
+                    if status & O_NONBLOCK != 0 {
+                        return Err(Errno::EAGAIN);
+                    }
+                    let w = crate::sched::Wait { on: crate::sched::WaitOn::Io { host: [0x1, 0, 0] }, deadline: None, on_timeout: None, on_signal: Errno::ERESTARTSYS, rem: 0 };
+                    return crate::sched::block(proc, p, w);
+                }
+            }
             let mut chunk = alloc::vec![0u8; len.min(64 << 10) as usize];
             let t0 = p.clock_ns(false);
             let n = p.host_read(host_fd, &mut chunk)?;
@@ -396,66 +409,14 @@ pub fn poll<P: Platform>(proc: &mut Process, p: &mut P, fds: u64, nfds: u64, tim
         let raw: u64 = UserPtr(fds + 8 * i).read(p)?;
         items.push((raw as u32 as i32, (raw >> 32) as u16));
     }
-    let revents = poll_items(proc, p, &items, timeout_ms);
+    let revents = poll_items(proc, p, &items, timeout_ms)?;
     for (i, r) in revents.iter().enumerate() {
         p.write_user(fds + 8 * i as u64 + 6, &r.to_le_bytes())?;
     }
     Ok(revents.iter().filter(|&&r| r != 0).count() as u64)
 }
 
-/// The events of each (fd, events) that are ready, waiting up to
-/// `timeout_ms` (negative: without limit) for the host's stdio.
-fn poll_items<P: Platform>(proc: &mut Process, p: &mut P, items: &[(i32, u16)], timeout_ms: i32) -> alloc::vec::Vec<u16> {
-    // Errors and hang-ups are reported whatever was asked.
-    const ALWAYS: u16 = 0x8 | 0x10;
-    let local = |proc: &Process, fd: i32, events: u16| -> Option<u16> {
-        if fd < 0 {
-            return Some(0);
-        }
-        match proc.fds.get(fd as u64) {
-            Err(_) => Some(POLLNVAL),
-            Ok(Entry { object: Object::HostStdio { .. }, .. }) => None,
-            Ok(Entry { object: Object::File(f), .. }) => Some(match &f.kind {
-                crate::fd::FileKind::Pipe { buf, write } => sys_fs::pipe_poll(buf, *write) & (events | ALWAYS),
-                // Files are always ready, as on Linux.
-                _ => events & (0x1 | 0x4),
-            }),
-        }
-    };
-    let mut host = [0u16; 3];
-    let mut any_local = false;
-    for &(fd, events) in items {
-        match local(proc, fd, events) {
-            None => {
-                if let Ok(Entry { object: Object::HostStdio { host_fd, .. }, .. }) = proc.fds.get(fd as u64) {
-                    host[*host_fd as usize] |= events;
-                }
-            }
-            Some(r) => any_local |= r != 0,
-        }
-    }
-    // Something is ready already: look at the host's stdio without waiting.
-    let timeout_ms = if any_local { 0 } else { timeout_ms };
-    let t0 = p.clock_ns(false);
-    let waits = host.iter().any(|&e| e != 0);
-    let ready = if waits { p.host_poll(host, timeout_ms) } else { [0; 3] };
-    let out: alloc::vec::Vec<u16> = items
-        .iter()
-        .map(|&(fd, events)| match local(proc, fd, events) {
-            Some(r) => r,
-            None => match proc.fds.get(fd as u64) {
-                Ok(Entry { object: Object::HostStdio { host_fd, .. }, .. }) => ready[*host_fd as usize] & (events | ALWAYS),
-                _ => 0,
-            },
-        })
-        .collect();
-    if !waits && timeout_ms > 0 && out.iter().all(|&r| r == 0) {
-        // Nothing to wait for but the timeout.
-        p.sleep_ns(timeout_ms as u64 * 1_000_000);
-    }
-    proc.blocked_ns += p.clock_ns(false).saturating_sub(t0);
-    out
-}
+use crate::sys_event::poll_items;
 
 /// select and pselect6 over poll: `timeout_ms` < 0 waits without limit.
 pub fn select<P: Platform>(proc: &mut Process, p: &mut P, nfds: u64, sets: [u64; 3], timeout_ms: i32) -> SysResult {
@@ -479,7 +440,7 @@ pub fn select<P: Platform>(proc: &mut Process, p: &mut P, nfds: u64, sets: [u64;
             items.push((fd as i32, events));
         }
     }
-    let revents = poll_items(proc, p, &items, timeout_ms);
+    let revents = poll_items(proc, p, &items, timeout_ms)?;
     let mut out = [[0u64; 16]; 3];
     let mut count = 0;
     for (&(fd, events), &r) in items.iter().zip(&revents) {
@@ -502,6 +463,23 @@ pub fn select<P: Platform>(proc: &mut Process, p: &mut P, nfds: u64, sets: [u64;
         }
     }
     Ok(count)
+}
+
+/// ppoll, pselect6 and epoll_pwait: the thread's mask is `sigmask` while
+/// it waits (signal delivery puts the old one back).
+pub fn temporary_mask<P: Platform>(proc: &mut Process, p: &mut P, sigmask: u64, size: u64) -> Result<(), Errno> {
+    if sigmask == 0 {
+        return Ok(());
+    }
+    if size != 8 {
+        return Err(Errno::EINVAL);
+    }
+    let m: u64 = UserPtr(sigmask).read(p)?;
+    if proc.thread.sig.saved_mask.is_none() {
+        proc.thread.sig.saved_mask = Some(proc.thread.sig.mask);
+    }
+    proc.thread.sig.mask = m & !crate::signal::UNBLOCKABLE;
+    Ok(())
 }
 
 pub fn ppoll<P: Platform>(proc: &mut Process, p: &mut P, fds: u64, nfds: u64, tsp: u64) -> SysResult {

@@ -8,7 +8,7 @@
 use crate::sys_fs::{self, Attr, AT_FDCWD};
 use crate::signal::{Regs, Trap};
 use crate::sys_signal::Restart;
-use crate::{sched, sys_exec, sys_io, sys_mem, sys_proc, sys_signal, sys_thread, sys_time, sys_timer, Platform, Process, SysResult};
+use crate::{sched, sys_event, sys_exec, sys_io, sys_mem, sys_proc, sys_signal, sys_thread, sys_time, sys_timer, Platform, Process, SysResult};
 use abi::linux::Errno;
 use syscalls::Sysno;
 
@@ -121,7 +121,28 @@ fn call<P: Platform>(proc: &mut Process, p: &mut P, s: Sysno, a: [u64; 6]) -> Sy
         Sysno::fstat => sys_io::fstat(proc, p, a[0], a[1]),
         Sysno::sendfile => sys_io::sendfile(proc, p, a[0], a[1], a[2], a[3]),
         Sysno::poll => sys_io::poll(proc, p, a[0], a[1], a[2] as i32),
-        Sysno::ppoll => sys_io::ppoll(proc, p, a[0], a[1], a[2]),
+        Sysno::ppoll => {
+            sys_io::temporary_mask(proc, p, a[3], a[4])?;
+            sys_io::ppoll(proc, p, a[0], a[1], a[2])
+        }
+        Sysno::epoll_create => {
+            if (a[0] as i32) <= 0 {
+                return Err(Errno::EINVAL);
+            }
+            sys_event::epoll_create1(proc, p, 0)
+        }
+        Sysno::epoll_create1 => sys_event::epoll_create1(proc, p, a[0]),
+        Sysno::epoll_ctl => sys_event::epoll_ctl(proc, p, a[0], a[1], a[2], a[3]),
+        Sysno::epoll_wait => sys_event::epoll_wait(proc, p, a[0], a[1], a[2], a[3] as i32),
+        Sysno::epoll_pwait => {
+            sys_io::temporary_mask(proc, p, a[4], a[5])?;
+            sys_event::epoll_wait(proc, p, a[0], a[1], a[2], a[3] as i32)
+        }
+        Sysno::eventfd => sys_event::eventfd2(proc, p, a[0], 0),
+        Sysno::eventfd2 => sys_event::eventfd2(proc, p, a[0], a[1]),
+        Sysno::timerfd_create => sys_event::timerfd_create(proc, p, a[0], a[1]),
+        Sysno::timerfd_settime => sys_event::timerfd_settime(proc, p, a[0], a[1], a[2], a[3]),
+        Sysno::timerfd_gettime => sys_event::timerfd_gettime(proc, p, a[0], a[1]),
         Sysno::select => {
             let ms = if a[4] == 0 {
                 -1
@@ -135,6 +156,11 @@ fn call<P: Platform>(proc: &mut Process, p: &mut P, s: Sysno, a: [u64; 6]) -> Sy
             sys_io::select(proc, p, a[0], [a[1], a[2], a[3]], ms)
         }
         Sysno::pselect6 => {
+            if a[5] != 0 {
+                // { const sigset_t *ss; size_t ss_len }
+                let [set, len]: [u64; 2] = crate::user::UserPtr(a[5]).read(p)?;
+                sys_io::temporary_mask(proc, p, set, len)?;
+            }
             let ms = if a[4] == 0 {
                 -1
             } else {
