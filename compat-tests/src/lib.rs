@@ -301,6 +301,79 @@ pub fn build_c(name: &str, toolchain: Toolchain) -> PathBuf {
     out
 }
 
+/// Builds `compat-tests/go/NAME` (a Go main package) with Debian's
+/// golang-go as a static binary (CGO_ENABLED=0) into
+/// `<workspace>/target/compat/go/NAME`, unless that is newer than every
+/// source file. Panics with an install hint when `go` is missing.
+pub fn build_go(name: &str) -> PathBuf {
+    let src = workspace_root().join("compat-tests/go").join(name);
+    let out = workspace_root().join("target/compat/go").join(name);
+    let go = ["/usr/lib/go/bin/go", "/usr/bin/go"]
+        .into_iter()
+        .map(PathBuf::from)
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| panic!("go not found: run `apt-get install golang-go` (scripts/install-deps does)"));
+    let newest = fs::read_dir(&src)
+        .unwrap_or_else(|e| panic!("no Go test program {}: {e}", src.display()))
+        .filter_map(|e| e.ok().and_then(|e| mtime(&e.path())))
+        .max();
+    build_once(&out, newest, |tmp| {
+        let mut c = Command::new(&go);
+        c.current_dir(&src)
+            .env("CGO_ENABLED", "0")
+            .env("GOFLAGS", "-mod=mod")
+            .env("GOCACHE", workspace_root().join("target/compat/go/.cache"))
+            .env("GOPATH", workspace_root().join("target/compat/go/.path"))
+            .args(["build", "-o"])
+            .arg(tmp)
+            .arg(".");
+        c
+    })
+}
+
+/// Builds `compat-tests/rust/NAME.rs` with rustc for
+/// x86_64-unknown-linux-musl (a static binary, the target Rust users ship
+/// static programs with) into `<workspace>/target/compat/rust/NAME`.
+pub fn build_rust(name: &str) -> PathBuf {
+    let src = workspace_root().join("compat-tests/rust").join(format!("{name}.rs"));
+    let out = workspace_root().join("target/compat/rust").join(name);
+    build_once(&out, mtime(&src), |tmp| {
+        let mut c = Command::new(std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into()));
+        c.args(["--edition", "2021", "-O", "--target", "x86_64-unknown-linux-musl", "-o"])
+            .arg(tmp)
+            .arg(&src);
+        c
+    })
+}
+
+/// Runs the build `command(tmp)` makes unless `out` is newer than
+/// `source_time`, then publishes `tmp` as `out`; panics with the build's
+/// output when it fails.
+fn build_once(out: &Path, source_time: Option<SystemTime>, command: impl Fn(&Path) -> Command) -> PathBuf {
+    let lock = build_lock(out);
+    let _guard = lock.lock().unwrap_or_else(|e| e.into_inner());
+    if let (Some(o), Some(s)) = (mtime(out), source_time) {
+        if o >= s {
+            return out.to_path_buf();
+        }
+    }
+    let dir = out.parent().expect("a build output has a directory");
+    fs::create_dir_all(dir).unwrap_or_else(|e| panic!("cannot create {}: {e}", dir.display()));
+    let tmp = dir.join(format!(".{}.tmp-{}", out.file_name().unwrap_or_default().to_string_lossy(), unique_suffix()));
+    let mut cmd = command(&tmp);
+    let output = cmd.output().unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    if !output.status.success() {
+        let _ = fs::remove_file(&tmp);
+        panic!(
+            "build failed: {cmd:?}\n{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    fs::rename(&tmp, out).unwrap_or_else(|e| panic!("cannot rename to {}: {e}", out.display()));
+    out.to_path_buf()
+}
+
 // ---------------------------------------------------------------------------
 // Temporary directories
 // ---------------------------------------------------------------------------

@@ -1,0 +1,3 @@
+module gotest
+
+go 1.19
