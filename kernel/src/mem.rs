@@ -14,6 +14,15 @@ use abi::linux::{Errno, PROT_EXEC, PROT_WRITE};
 const SW_STALE: u64 = 1 << 9;
 /// A PROT_NONE page that keeps its frame.
 const SW_NONE: u64 = 1 << 10;
+/// A frame kept for a page whose contents were discarded (MADV_DONTNEED):
+/// not present; the first touch zeroes the frame and maps it with the
+/// rights in the entry's other bits (see `zero_fill`).
+const SW_ZERO: u64 = 1 << 11;
+/// Entries that hold a frame.
+const HAS_FRAME: u64 = pte::PRESENT | SW_NONE | SW_ZERO;
+/// Discards of at least this many pages zero on first touch, after one
+/// flush; smaller ones zero in place at once.
+const LAZY_DISCARD_PAGES: u64 = 32;
 const GEN_SHIFT: u32 = 52;
 const GEN_MASK: u64 = 0x7ff << GEN_SHIFT;
 
@@ -246,7 +255,7 @@ impl Memory {
             if self.needs_flush_before_reuse(e) {
                 self.flush();
             }
-            let f = if e & (pte::PRESENT | SW_NONE) != 0 {
+            let f = if e & HAS_FRAME != 0 {
                 // A page that has a frame keeps it, zeroed: its translation
                 // (perhaps cached, perhaps as part of a 2 MiB page) stays right.
                 let f = e & pte::ADDR_MASK;
@@ -280,7 +289,7 @@ impl Memory {
             let create = self.huge_entry(page).is_some();
             if let Ok(Some((t, i))) = self.slot(page, create) {
                 let e = read_entry(t, i);
-                if e & (pte::PRESENT | SW_NONE) != 0 {
+                if e & HAS_FRAME != 0 {
                     self.release(e & pte::ADDR_MASK);
                     write_entry(t, i, SW_STALE | (self.gen << GEN_SHIFT));
                 }
@@ -308,7 +317,10 @@ impl Memory {
             }
             let (t, i) = self.slot(page, true)?.ok_or(Errno::ENOMEM)?;
             let e = read_entry(t, i);
-            let frame = if e & (pte::PRESENT | SW_NONE) != 0 {
+            let frame = if e & HAS_FRAME != 0 {
+                if e & SW_ZERO != 0 {
+                    zero_frame(e & pte::ADDR_MASK);
+                }
                 e & pte::ADDR_MASK
             } else if prot == 0 || !fill {
                 continue;
@@ -329,7 +341,7 @@ impl Memory {
         for off in (0..len).step_by(PAGE_SIZE as usize) {
             let Some((ot, oi)) = self.slot(old + off, false)? else { continue };
             let e = read_entry(ot, oi);
-            if e & (pte::PRESENT | SW_NONE) == 0 {
+            if e & HAS_FRAME == 0 {
                 continue;
             }
             let (nt, ni) = self.slot(new + off, true)?.ok_or(Errno::ENOMEM)?;
@@ -343,14 +355,49 @@ impl Memory {
         Ok(())
     }
 
-    /// Zeroes the mapped frames of a range.
+    /// Zeroes the mapped frames of a range (MADV_DONTNEED). A large range
+    /// is not zeroed now (8 MiB of a thread's stack would cost ~0.4 ms): its
+    /// pages become not-present with their frames kept, one flush makes
+    /// that take effect, and each page is zeroed when next touched.
     pub fn discard(&mut self, va: u64, len: u64) {
+        let lazy = len / PAGE_SIZE >= LAZY_DISCARD_PAGES;
+        let mut changed = false;
         for page in (va..va + len).step_by(PAGE_SIZE as usize) {
-            let e = self.pte(page);
-            if e & (pte::PRESENT | SW_NONE) != 0 {
+            if !lazy || self.huge_entry(page).is_some() {
+                let e = self.pte(page);
+                if e & (pte::PRESENT | SW_NONE) != 0 {
+                    zero_frame(e & pte::ADDR_MASK);
+                }
+                continue;
+            }
+            let Ok(Some((t, i))) = self.slot(page, false) else { continue };
+            let e = read_entry(t, i);
+            if e & pte::PRESENT != 0 {
+                write_entry(t, i, (e & !pte::PRESENT) | SW_ZERO);
+                changed = true;
+            } else if e & SW_NONE != 0 {
                 zero_frame(e & pte::ADDR_MASK);
             }
         }
+        if changed {
+            self.flush();
+        }
+    }
+
+    /// A fault at `va` on a discarded page: zero its frame and map it again.
+    pub fn zero_fill(&mut self, va: u64) -> bool {
+        if va >= abi::layout::USER_END {
+            return false;
+        }
+        let Ok(Some((t, i))) = self.slot(va, false) else { return false };
+        let e = read_entry(t, i);
+        if e & SW_ZERO == 0 {
+            return false;
+        }
+        zero_frame(e & pte::ADDR_MASK);
+        // Not-present entries are not cached: no flush is needed.
+        write_entry(t, i, (e & !SW_ZERO) | pte::PRESENT);
+        true
     }
 
     /// The direct-map address of user byte `va` if the page allows the access.

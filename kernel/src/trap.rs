@@ -24,7 +24,7 @@ pub extern "C" fn uk_exception(f: &mut TrapFrame) {
             let cr2 = if f.error_code & 1 == 0 { hypercall::fault_addr() } else { 0 };
             let lazy = |cr2| {
                 let k = kernel();
-                shim::fault_in(&mut k.proc, &mut k.machine, cr2)
+                k.machine.mem.zero_fill(cr2) || shim::fault_in(&mut k.proc, &mut k.machine, cr2)
             };
             if f.error_code & 1 != 0 || !(grow_stack(cr2) || lazy(cr2)) {
                 f.rip = resume;
@@ -58,7 +58,7 @@ pub extern "C" fn uk_exception(f: &mut TrapFrame) {
             return;
         }
     }
-    if f.vector == PF && f.error_code & 1 == 0 && (grow_stack(cr2) || shim::fault_in(&mut k.proc, &mut k.machine, cr2)) {
+    if f.vector == PF && f.error_code & 1 == 0 && (k.machine.mem.zero_fill(cr2) || grow_stack(cr2) || shim::fault_in(&mut k.proc, &mut k.machine, cr2)) {
         return;
     }
     let info = FaultInfo { vector: f.vector as u32, addr: cr2, rip: f.rip, error_code: f.error_code };
