@@ -110,3 +110,10 @@ fn rust_std_thread_word_count() {
     let uk = uk_run!("rust_std_thread_word_count");
     check(&uk, &Case::new(build_rust("wordcount")).label("rust_std_thread_word_count"));
 }
+
+c_modes!("sysvipc":
+    sysv_message_queues => "msg",
+    sysv_semaphore_sets => "sem",
+    sysv_shared_memory => "shm",
+    posix_named_semaphores_across_threads => "named",
+);

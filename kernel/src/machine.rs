@@ -390,6 +390,28 @@ impl Platform for Machine {
         self.tasks.rename(old, new);
     }
 
+    fn alloc_frames(&mut self, n: u64) -> Result<alloc::vec::Vec<u64>, Errno> {
+        let mut v = alloc::vec::Vec::with_capacity(n as usize);
+        for _ in 0..n {
+            match self.mem.alloc_frame() {
+                Ok(f) => v.push(f),
+                Err(e) => {
+                    self.mem.free_frames(&v);
+                    return Err(e);
+                }
+            }
+        }
+        Ok(v)
+    }
+
+    fn map_frames(&mut self, addr: u64, frames: &[u64], prot: u32) -> Result<(), Errno> {
+        self.mem.map_frames(addr, frames, prot)
+    }
+
+    fn free_frames(&mut self, frames: &[u64]) {
+        self.mem.free_frames(frames)
+    }
+
     fn set_fs_base(&mut self, base: u64) {
         crate::arch::set_fs_base(base);
     }

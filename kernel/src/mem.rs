@@ -18,6 +18,9 @@ const SW_NONE: u64 = 1 << 10;
 /// not present; the first touch zeroes the frame and maps it with the
 /// rights in the entry's other bits (see `zero_fill`).
 const SW_ZERO: u64 = 1 << 11;
+/// A frame another owns (a SysV shared memory segment): unmapping the
+/// page does not free it. An ignored bit of the entry.
+const SW_ALIAS: u64 = 1 << 52;
 /// Entries that hold a frame.
 const HAS_FRAME: u64 = pte::PRESENT | SW_NONE | SW_ZERO;
 /// Discards of at least this many pages zero on first touch, after one
@@ -289,7 +292,7 @@ impl Memory {
             let create = self.huge_entry(page).is_some();
             if let Ok(Some((t, i))) = self.slot(page, create) {
                 let e = read_entry(t, i);
-                if e & HAS_FRAME != 0 {
+                if e & HAS_FRAME != 0 && e & SW_ALIAS == 0 {
                     self.release(e & pte::ADDR_MASK);
                     write_entry(t, i, SW_STALE | (self.gen << GEN_SHIFT));
                 }
@@ -330,7 +333,8 @@ impl Memory {
                 }
                 self.alloc_frame()?
             };
-            let new = if prot == 0 { frame | SW_NONE } else { frame | leaf_flags(prot) };
+            let alias = e & SW_ALIAS;
+            let new = alias | if prot == 0 { frame | SW_NONE } else { frame | leaf_flags(prot) };
             write_entry(t, i, new);
         }
         Ok(())
@@ -381,6 +385,31 @@ impl Memory {
         }
         if changed {
             self.flush();
+        }
+    }
+
+    /// Maps frames someone else owns at `va` (see SW_ALIAS).
+    pub fn map_frames(&mut self, va: u64, frames: &[u64], prot: u32) -> Result<(), Errno> {
+        for (k, &f) in frames.iter().enumerate() {
+            let page = va + k as u64 * PAGE_SIZE;
+            let (t, i) = self.slot(page, true)?.ok_or(Errno::ENOMEM)?;
+            let e = read_entry(t, i);
+            if self.needs_flush_before_reuse(e) {
+                self.flush();
+            }
+            if e & HAS_FRAME != 0 && e & SW_ALIAS == 0 {
+                self.release(e & pte::ADDR_MASK);
+            }
+            write_entry(t, i, SW_ALIAS | f | leaf_flags(prot));
+        }
+        Ok(())
+    }
+
+    /// Frees frames that map_frames mapped, once no entry maps them (the
+    /// next flush makes them reusable).
+    pub fn free_frames(&mut self, frames: &[u64]) {
+        for &f in frames {
+            self.release(f);
         }
     }
 

@@ -190,6 +190,16 @@ impl Platform for Fake {
     fn thread_exit(&mut self, _tid: u32) {}
 
     fn thread_renamed(&mut self, _old: u32, _new: u32) {}
+
+    fn alloc_frames(&mut self, n: u64) -> Result<Vec<u64>, Errno> {
+        Ok((0..n).collect())
+    }
+
+    fn map_frames(&mut self, addr: u64, frames: &[u64], prot: u32) -> Result<(), Errno> {
+        self.map(addr, frames.len() as u64 * 4096, prot)
+    }
+
+    fn free_frames(&mut self, _frames: &[u64]) {}
 }
 
 #[cfg(test)]

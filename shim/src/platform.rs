@@ -1,6 +1,7 @@
 //! What the syscall layer needs from the machine under it.
 
 use abi::linux::Errno;
+use alloc::vec::Vec;
 
 /// Details of a CPU fault that becomes a signal.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -129,4 +130,11 @@ pub trait Platform {
     fn thread_exit(&mut self, tid: u32);
     /// The running thread's id changes (execve from a thread other than the first).
     fn thread_renamed(&mut self, old: u32, new: u32);
+
+    /// `n` zeroed frames for a shared memory segment (SysV shm), owned by it.
+    fn alloc_frames(&mut self, n: u64) -> Result<Vec<u64>, Errno>;
+    /// Maps a segment's frames at `addr` (unmapping them later does not free them).
+    fn map_frames(&mut self, addr: u64, frames: &[u64], prot: u32) -> Result<(), Errno>;
+    /// Gives a segment's frames back, once nothing maps them.
+    fn free_frames(&mut self, frames: &[u64]);
 }

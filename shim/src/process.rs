@@ -41,6 +41,7 @@ pub struct Process {
     pub thread: crate::sched::Thread,
     pub threads: crate::sched::Threads,
     pub timers: Vec<crate::sys_timer::Timer>,
+    pub ipc: crate::sys_ipc::Ipc,
     pub rlimits: [Rlimit; RLIMIT_NLIMITS],
     /// CLOCK_MONOTONIC at start, and nanoseconds spent blocked since.
     pub start_mono_ns: u64,
@@ -124,6 +125,7 @@ impl Process {
             },
             threads: crate::sched::Threads::default(),
             timers: Vec::new(),
+            ipc: crate::sys_ipc::Ipc::default(),
             rlimits,
             start_mono_ns,
             blocked_ns: 0,

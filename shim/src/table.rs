@@ -8,7 +8,7 @@
 use crate::sys_fs::{self, Attr, AT_FDCWD};
 use crate::signal::{Regs, Trap};
 use crate::sys_signal::Restart;
-use crate::{sched, sys_event, sys_exec, sys_io, sys_mem, sys_proc, sys_signal, sys_thread, sys_time, sys_timer, Platform, Process, SysResult};
+use crate::{sched, sys_event, sys_exec, sys_ipc, sys_io, sys_mem, sys_proc, sys_signal, sys_thread, sys_time, sys_timer, Platform, Process, SysResult};
 use abi::linux::Errno;
 use syscalls::Sysno;
 
@@ -314,6 +314,20 @@ fn call<P: Platform>(proc: &mut Process, p: &mut P, s: Sysno, a: [u64; 6]) -> Sy
         Sysno::rt_sigtimedwait => sys_signal::rt_sigtimedwait(proc, p, a[0], a[1], a[2], a[3]),
         Sysno::rt_sigqueueinfo => sys_signal::sigqueueinfo(proc, p, a[0], None, a[1], a[2]),
         Sysno::rt_tgsigqueueinfo => sys_signal::sigqueueinfo(proc, p, a[0], Some(a[1]), a[2], a[3]),
+
+        // System V IPC
+        Sysno::msgget => sys_ipc::msgget(proc, p, a[0], a[1]),
+        Sysno::msgsnd => sys_ipc::msgsnd(proc, p, a[0], a[1], a[2], a[3]),
+        Sysno::msgrcv => sys_ipc::msgrcv(proc, p, a[0], a[1], a[2], a[3], a[4]),
+        Sysno::msgctl => sys_ipc::msgctl(proc, p, a[0], a[1], a[2]),
+        Sysno::semget => sys_ipc::semget(proc, p, a[0], a[1], a[2]),
+        Sysno::semop => sys_ipc::semtimedop(proc, p, a[0], a[1], a[2], 0),
+        Sysno::semtimedop => sys_ipc::semtimedop(proc, p, a[0], a[1], a[2], a[3]),
+        Sysno::semctl => sys_ipc::semctl(proc, p, a[0], a[1], a[2], a[3]),
+        Sysno::shmget => sys_ipc::shmget(proc, p, a[0], a[1], a[2]),
+        Sysno::shmat => sys_ipc::shmat(proc, p, a[0], a[1], a[2]),
+        Sysno::shmdt => sys_ipc::shmdt(proc, p, a[0]),
+        Sysno::shmctl => sys_ipc::shmctl(proc, p, a[0], a[1], a[2]),
 
         // timers
         Sysno::alarm => sys_timer::alarm(proc, p, a[0]),
