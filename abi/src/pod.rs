@@ -31,7 +31,7 @@ macro_rules! pod {
     )* };
 }
 
-pod!(u8, u16, u32, u64, i32, i64, [u8; 16], [u64; 2], [u64; 3]);
+pod!(u8, u16, u32, u64, i32, i64, [u8; 16], [u64; 2], [u64; 3], [u64; 4]);
 pod!(crate::GuestPhys);
 pod!(crate::linux::Stat, crate::linux::Termios, crate::linux::Winsize, crate::linux::Utsname);
 pod!(crate::linux::Timespec, [crate::linux::Timespec; 2], crate::linux::Timeval, crate::linux::Rlimit, crate::linux::KSigaction);

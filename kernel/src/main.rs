@@ -246,7 +246,8 @@ fn publish_wakeup(k: &mut Kernel) {
 fn reschedule(requeue: bool) {
     let k = kernel();
     let next = shim::sched::next(&mut k.proc, &mut k.machine, requeue);
-    shim::sched::make_current(&mut k.proc, next);
+    let now = shim::Platform::clock_ns(&mut k.machine, false);
+    shim::sched::make_current(&mut k.proc, next, now);
     task::switch_to(&mut k.machine.tasks, next);
 }
 

@@ -42,6 +42,8 @@ pub struct Process {
     pub threads: crate::sched::Threads,
     pub timers: Vec<crate::sys_timer::Timer>,
     pub ipc: crate::sys_ipc::Ipc,
+    /// membarrier's registrations (its REGISTER_* command bits).
+    pub membarrier_registered: u64,
     pub rlimits: [Rlimit; RLIMIT_NLIMITS],
     /// CLOCK_MONOTONIC at start, and nanoseconds spent blocked since.
     pub start_mono_ns: u64,
@@ -126,6 +128,7 @@ impl Process {
             threads: crate::sched::Threads::default(),
             timers: Vec::new(),
             ipc: crate::sys_ipc::Ipc::default(),
+            membarrier_registered: 0,
             rlimits,
             start_mono_ns,
             blocked_ns: 0,

@@ -68,6 +68,9 @@ pub struct Thread {
     pub start_ns: u64,
     pub blocked_ns: u64,
     pub blocked_since: u64,
+    /// CPU time used before it last started running, and when that was.
+    pub cpu_ns: u64,
+    pub ran_since: u64,
     pub exited: bool,
 }
 
@@ -85,6 +88,8 @@ impl Thread {
             start_ns: now,
             blocked_ns: 0,
             blocked_since: 0,
+            cpu_ns: 0,
+            ran_since: now,
             exited: false,
         }
     }
@@ -231,13 +236,16 @@ pub fn next<P: Platform>(proc: &mut Process, p: &mut P, requeue: bool) -> Tid {
     }
 }
 
-/// Makes `tid` the running thread (its state goes to `proc.thread`).
-pub fn make_current(proc: &mut Process, tid: Tid) {
+/// Makes `tid` the running thread (its state goes to `proc.thread`);
+/// `now` is CLOCK_MONOTONIC, for the threads' CPU times.
+pub fn make_current(proc: &mut Process, tid: Tid, now: u64) {
     if tid == proc.thread.tid {
         return;
     }
-    let Some(t) = proc.threads.others.remove(&tid) else { return };
-    let prev = core::mem::replace(&mut proc.thread, t);
+    let Some(mut t) = proc.threads.others.remove(&tid) else { return };
+    t.ran_since = now;
+    let mut prev = core::mem::replace(&mut proc.thread, t);
+    prev.cpu_ns += now.saturating_sub(prev.ran_since);
     if !prev.exited {
         proc.threads.others.insert(prev.tid, prev);
     }
@@ -283,8 +291,10 @@ fn idle<P: Platform>(proc: &mut Process, p: &mut P) {
         p.sleep_ns(deadline.unwrap_or(now).saturating_sub(now));
         [0; 3]
     };
-    // Time no thread ran is not the process's CPU time.
-    proc.blocked_ns += p.clock_ns(false).saturating_sub(now);
+    // Time no thread ran is not the process's CPU time, nor the thread's.
+    let idle = p.clock_ns(false).saturating_sub(now);
+    proc.blocked_ns += idle;
+    proc.thread.ran_since += idle;
     let signal = p.take_host_signal();
     if signal != 0 {
         crate::sys_signal::host_signal(proc, p, signal as u64);

@@ -191,3 +191,42 @@ pub fn prctl<P: Platform>(proc: &mut Process, p: &mut P, option: u64, arg2: u64)
         _ => Err(Errno::EINVAL),
     }
 }
+
+/// membarrier: on one vCPU every barrier is already complete, so the
+/// commands need only be accepted as Linux accepts them (the private
+/// expedited ones after their registration).
+pub fn membarrier(proc: &mut Process, cmd: u64, flags: u64) -> SysResult {
+    const QUERY: u64 = 0;
+    const GLOBAL: u64 = 1;
+    const GLOBAL_EXPEDITED: u64 = 2;
+    const REGISTER_GLOBAL_EXPEDITED: u64 = 4;
+    const PRIVATE_EXPEDITED: u64 = 8;
+    const REGISTER_PRIVATE_EXPEDITED: u64 = 16;
+    const PRIVATE_EXPEDITED_SYNC_CORE: u64 = 32;
+    const REGISTER_PRIVATE_EXPEDITED_SYNC_CORE: u64 = 64;
+    const SUPPORTED: u64 = GLOBAL
+        | GLOBAL_EXPEDITED
+        | REGISTER_GLOBAL_EXPEDITED
+        | PRIVATE_EXPEDITED
+        | REGISTER_PRIVATE_EXPEDITED
+        | PRIVATE_EXPEDITED_SYNC_CORE
+        | REGISTER_PRIVATE_EXPEDITED_SYNC_CORE;
+    if flags != 0 {
+        return Err(Errno::EINVAL);
+    }
+    match cmd {
+        QUERY => Ok(SUPPORTED),
+        GLOBAL | GLOBAL_EXPEDITED => Ok(0),
+        REGISTER_GLOBAL_EXPEDITED | REGISTER_PRIVATE_EXPEDITED | REGISTER_PRIVATE_EXPEDITED_SYNC_CORE => {
+            proc.membarrier_registered |= cmd;
+            Ok(0)
+        }
+        PRIVATE_EXPEDITED | PRIVATE_EXPEDITED_SYNC_CORE => {
+            if proc.membarrier_registered & (cmd << 1) == 0 {
+                return Err(Errno::EPERM);
+            }
+            Ok(0)
+        }
+        _ => Err(Errno::EINVAL),
+    }
+}

@@ -15,6 +15,10 @@ fn now<P: Platform>(proc: &Process, p: &mut P, src: ClockSource) -> u64 {
             let up = p.clock_ns(false).saturating_sub(proc.start_mono_ns);
             up.saturating_sub(proc.blocked_ns)
         }
+        ClockSource::ThreadCpuTime => {
+            let t = &proc.thread;
+            t.cpu_ns + p.clock_ns(false).saturating_sub(t.ran_since)
+        }
     }
 }
 
@@ -63,7 +67,7 @@ pub fn nanosleep<P: Platform>(proc: &mut Process, p: &mut P, req: u64, rem: u64)
 pub fn clock_nanosleep<P: Platform>(proc: &mut Process, p: &mut P, clock: u64, flags: u64, req: u64, rem: u64) -> SysResult {
     const TIMER_ABSTIME: u64 = 1;
     let src = source(clock)?;
-    if src == ClockSource::CpuTime && clock != crate::time::CLOCK_PROCESS_CPUTIME_ID {
+    if src == ClockSource::ThreadCpuTime {
         return Err(Errno::EINVAL);
     }
     let ns = from_timespec(&UserPtr(req).read::<Timespec, _>(p)?)?;
@@ -83,7 +87,7 @@ pub fn getrusage<P: Platform>(proc: &mut Process, p: &mut P, who: u64, buf: u64)
     let mut b = [0u8; 144];
     match who as i32 {
         RUSAGE_SELF | RUSAGE_THREAD => {
-            let cpu = now(proc, p, ClockSource::CpuTime);
+            let cpu = now(proc, p, if who as i32 == RUSAGE_SELF { ClockSource::CpuTime } else { ClockSource::ThreadCpuTime });
             b[0..8].copy_from_slice(&(cpu / NSEC_PER_SEC).to_le_bytes());
             b[8..16].copy_from_slice(&((cpu % NSEC_PER_SEC) / 1000).to_le_bytes());
             b[32..40].copy_from_slice(&(proc.mm.mapped(0, u64::MAX) >> 10).to_le_bytes());
@@ -92,4 +96,13 @@ pub fn getrusage<P: Platform>(proc: &mut Process, p: &mut P, who: u64, buf: u64)
         _ => return Err(Errno::EINVAL),
     }
     p.write_user(buf, &b).map(|_| 0)
+}
+
+/// times: the process's CPU time as user time, in clock ticks (100 a
+/// second); returns ticks since the VM started.
+pub fn times<P: Platform>(proc: &mut Process, p: &mut P, buf: u64) -> SysResult {
+    const TICK_NS: u64 = NSEC_PER_SEC / 100;
+    let cpu = now(proc, p, ClockSource::CpuTime) / TICK_NS;
+    UserPtr(buf).write_opt(p, &[cpu, 0u64, 0, 0])?;
+    Ok(p.clock_ns(false).saturating_sub(proc.start_mono_ns) / TICK_NS)
 }

@@ -274,6 +274,12 @@ fn call<P: Platform>(proc: &mut Process, p: &mut P, s: Sysno, a: [u64; 6]) -> Sy
         Sysno::getrandom => sys_proc::getrandom(p, a[0], a[1], a[2]),
         Sysno::sched_getaffinity => sys_proc::sched_getaffinity(proc, p, a[0], a[1], a[2]),
         Sysno::sched_yield => sched::yield_now(proc, p),
+        // One vCPU, one NUMA node.
+        Sysno::getcpu => {
+            crate::user::UserPtr(a[0]).write_opt(p, &0u32)?;
+            crate::user::UserPtr(a[1]).write_opt(p, &0u32).map(|_| 0)
+        }
+        Sysno::membarrier => sys_proc::membarrier(proc, a[0], a[1]),
         Sysno::prctl => sys_proc::prctl(proc, p, a[0], a[1]),
         Sysno::arch_prctl => sys_proc::arch_prctl(p, a[0], a[1]),
         Sysno::set_tid_address => {
@@ -297,6 +303,7 @@ fn call<P: Platform>(proc: &mut Process, p: &mut P, s: Sysno, a: [u64; 6]) -> Sy
         Sysno::clock_gettime => sys_time::clock_gettime(proc, p, a[0], a[1]),
         Sysno::clock_getres => sys_time::clock_getres(p, a[0], a[1]),
         Sysno::getrusage => sys_time::getrusage(proc, p, a[0], a[1]),
+        Sysno::times => sys_time::times(proc, p, a[0]),
         Sysno::gettimeofday => sys_time::gettimeofday(p, a[0], a[1]),
         Sysno::time => sys_time::time(p, a[0]),
         Sysno::nanosleep => sys_time::nanosleep(proc, p, a[0], a[1]),

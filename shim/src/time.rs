@@ -23,6 +23,8 @@ pub enum ClockSource {
     Monotonic,
     /// Time the process has been running and not blocked.
     CpuTime,
+    /// Time the calling thread has been running.
+    ThreadCpuTime,
 }
 
 pub fn source(clock: u64) -> Result<ClockSource, Errno> {
@@ -31,7 +33,8 @@ pub fn source(clock: u64) -> Result<ClockSource, Errno> {
         CLOCK_MONOTONIC | CLOCK_MONOTONIC_RAW | CLOCK_MONOTONIC_COARSE | CLOCK_BOOTTIME | CLOCK_BOOTTIME_ALARM => {
             Ok(ClockSource::Monotonic)
         }
-        CLOCK_PROCESS_CPUTIME_ID | CLOCK_THREAD_CPUTIME_ID => Ok(ClockSource::CpuTime),
+        CLOCK_PROCESS_CPUTIME_ID => Ok(ClockSource::CpuTime),
+        CLOCK_THREAD_CPUTIME_ID => Ok(ClockSource::ThreadCpuTime),
         _ => Err(Errno::EINVAL),
     }
 }
