@@ -29,7 +29,30 @@ fn main() {
     }
     let elf = target_dir.join("x86_64-unknown-none/release/uk-kernel");
     println!("cargo:rustc-env=UK_KERNEL_ELF={}", elf.display());
+    build_vdso(&kernel.join("vdso"));
     link_binary_path();
+}
+
+/// The guest's vDSO (kernel/vdso): a small shared object built with gcc,
+/// which the monitor maps into every guest (AT_SYSINFO_EHDR).
+fn build_vdso(dir: &std::path::Path) {
+    println!("cargo:rerun-if-changed={}", dir.display());
+    let out = PathBuf::from(std::env::var("OUT_DIR").unwrap()).join("vdso.so");
+    let status = Command::new("gcc")
+        .current_dir(dir)
+        .args([
+            "-O2", "-fPIC", "-shared", "-nostdlib", "-fno-stack-protector", "-fcf-protection=none",
+            "-Wall", "-Wextra", "-Werror",
+            "-Wl,-soname=linux-vdso.so.1", "-Wl,--hash-style=both", "-Wl,--version-script=vdso.map",
+            "-Wl,-T,vdso.lds", "-Wl,-z,max-page-size=4096", "-Wl,--no-undefined", "-o",
+        ])
+        .arg(&out)
+        .arg("vdso.c")
+        .status();
+    match status {
+        Ok(s) if s.success() => println!("cargo:rustc-env=UK_VDSO_SO={}", out.display()),
+        _ => panic!("building the guest's vDSO (kernel/vdso) failed; it needs gcc: apt-get install gcc"),
+    }
 }
 
 /// Cross-building (the workspace builds for x86_64-unknown-linux-musl, see

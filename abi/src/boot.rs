@@ -22,6 +22,8 @@ pub struct UserRegion {
 pub const REGION_IMAGE: u32 = 1;
 pub const REGION_STACK: u32 = 2;
 pub const REGION_TRAMPOLINE: u32 = 3;
+/// The vDSO ([`crate::layout::VDSO_BASE`]).
+pub const REGION_VDSO: u32 = 4;
 pub const MAX_REGIONS: usize = 16;
 
 /// The host's view of one of the program's standard descriptors, taken once
@@ -133,6 +135,11 @@ pub struct BootInfo {
     pub kernel_phys: u64,
     /// Lowest address the stack may grow down to.
     pub stack_limit: u64,
+
+    /// The vDSO's base (AT_SYSINFO_EHDR; 0: none), and the guest-physical
+    /// page of its clock data, which the kernel fills in at boot.
+    pub vdso_base: u64,
+    pub vdso_data_phys: u64,
 
     /// The program: entry point, initial stack pointer, start of its heap.
     pub entry: u64,

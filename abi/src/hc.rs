@@ -11,7 +11,7 @@
 use crate::GuestPhys;
 
 /// Bumped on any incompatible change; the kernel checks it at boot.
-pub const ABI_VERSION: u32 = 10;
+pub const ABI_VERSION: u32 = 11;
 
 /// Guest-physical page of the doorbells; no memory backs it.
 pub const DOORBELL_PHYS: u64 = 1 << 38;

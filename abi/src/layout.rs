@@ -27,6 +27,9 @@ pub const USER_STACK_TOP: u64 = 0x7fff_ffff_f000;
 pub const USER_STACK_INITIAL: u64 = 256 << 10;
 /// Where `mmap` without a hint starts placing mappings, growing down.
 pub const USER_MMAP_TOP: u64 = 0x7fff_f000_0000 - (8 << 30);
+/// Where the vDSO is mapped (two pages: code, then the clock data), above
+/// every mapping mmap places without a hint.
+pub const VDSO_BASE: u64 = USER_MMAP_TOP;
 /// Load address of a static-pie program.
 pub const PIE_BASE: u64 = 0x5555_5555_4000;
 /// The end of the user half.

@@ -27,6 +27,14 @@ impl Clock {
         Clock { tsc_ref, mult, realtime_ref, monotonic_ref }
     }
 
+    pub fn tsc_ref(&self) -> u64 {
+        self.tsc_ref
+    }
+
+    pub fn mult(&self) -> u64 {
+        self.mult
+    }
+
     /// Nanoseconds since the reference point.
     fn elapsed(&self) -> u64 {
         let d = crate::arch::rdtsc().wrapping_sub(self.tsc_ref);

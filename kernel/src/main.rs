@@ -143,6 +143,7 @@ pub extern "C" fn kmain(boot: &'static BootInfo) -> ! {
         BIG_AT.store(abi::layout::phys_to_virt(at) as usize, core::sync::atomic::Ordering::Relaxed);
         BIG_LEN.store(big as usize, core::sync::atomic::Ordering::Relaxed);
     }
+    fill_vdso_data(boot);
     let mut machine = Machine::new(mem, console::Console::new(tty), clock, boot.random, cpuid::Cpuid::new(boot), boot.pid);
     let start = shim::Platform::clock_ns(&mut machine, false);
     let etc = boot.etc[..(boot.netc as usize).min(boot.etc.len())]
@@ -162,6 +163,28 @@ pub extern "C" fn kmain(boot: &'static BootInfo) -> ! {
     PROGRAM_STARTED.store(true, core::sync::atomic::Ordering::Relaxed);
     // SAFETY: entry and sp are the program's, as the monitor loaded it.
     unsafe { arch::enter_user(boot.entry, boot.sp) }
+}
+
+/// The vDSO's clock data (kernel/vdso/vdso.c, struct vvar): the
+/// parameters of the clock the kernel keeps, so both read the same time.
+#[repr(C)]
+struct VdsoData {
+    tsc_ref: u64,
+    mult: u64,
+    realtime_ref: u64,
+    monotonic_ref: u64,
+}
+
+fn fill_vdso_data(boot: &BootInfo) {
+    let at = boot.vdso_data_phys;
+    if boot.vdso_base == 0 || at == 0 || at + abi::layout::PAGE_SIZE > abi::layout::HUGE_PAGE_SIZE {
+        return;
+    }
+    let c = Clock::new(boot.tsc_khz, boot.tsc_ref, boot.realtime_ref_ns, boot.monotonic_ref_ns);
+    let d = VdsoData { tsc_ref: c.tsc_ref(), mult: c.mult(), realtime_ref: boot.realtime_ref_ns, monotonic_ref: boot.monotonic_ref_ns };
+    // SAFETY: the monitor reserved this page of chunk 0 (checked above to
+    // lie in it, which the kernel window maps) for the vDSO's data.
+    unsafe { (low_virt(at) as *mut VdsoData).write_volatile(d) };
 }
 
 /// Points the 32 exception vectors at their CPL3 stubs, on IST1.

@@ -57,6 +57,8 @@ pub struct StackArgs<'a> {
     pub hwcap2: u64,
     pub clktck: u64,
     pub minsigstksz: u64,
+    /// `AT_SYSINFO_EHDR`: the vDSO's address (0: none, and no entry).
+    pub sysinfo_ehdr: u64,
 }
 
 /// Lays out the initial process stack so that its highest byte is at
@@ -129,6 +131,9 @@ pub fn build_stack(stack_top: u64, a: &StackArgs) -> Result<(Vec<u8>, u64), Load
     if let Some(platform) = platform {
         auxv.push((AT_PLATFORM, platform));
     }
+    if a.sysinfo_ehdr != 0 {
+        auxv.push((AT_SYSINFO_EHDR, a.sysinfo_ehdr));
+    }
     auxv.push((AT_NULL, 0));
 
     let words = (1 + a.argv.len() + 1 + a.envp.len() + 1 + 2 * auxv.len()) as u64;
@@ -194,6 +199,7 @@ mod tests {
             hwcap2: 2,
             clktck: 100,
             minsigstksz: 2048,
+            sysinfo_ehdr: 0,
         }
     }
 

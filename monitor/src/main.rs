@@ -25,6 +25,8 @@ static ALLOC: arena::Arena = arena::Arena::new();
 
 /// The guest kernel, built by build.rs for x86_64-unknown-none.
 static KERNEL_ELF: &[u8] = include_bytes!(env!("UK_KERNEL_ELF"));
+/// The guest's vDSO (kernel/vdso), built by build.rs.
+static VDSO_SO: &[u8] = include_bytes!(env!("UK_VDSO_SO"));
 
 /// Exit status when uk-run itself fails (not the program): like `env`, 125.
 const EXIT_INTERNAL: i32 = 125;
@@ -211,6 +213,8 @@ fn run(cli: &Cli, t0: Instant) -> Result<Never, Refusal> {
     b.map_doorbells().map_err(setup_err)?;
     let kernel = b.load_kernel(KERNEL_ELF).map_err(setup_err)?;
     let mut regions = b.map_trampolines(kernel.syscall_entry).map_err(setup_err)?;
+    let (vdso, vdso_data) = b.map_vdso(VDSO_SO).map_err(setup_err)?;
+    regions.push(vdso);
     let id = file.metadata().ok().filter(|_| !cli.no_cache).map(|m| sites::FileId::of(&m));
     let loaded = b.load_program(&file, &image, id.as_ref()).map_err(setup_err)?;
     regions.extend_from_slice(&loaded.regions);
@@ -245,6 +249,7 @@ fn run(cli: &Cli, t0: Instant) -> Result<Never, Refusal> {
         hwcap2: 2,
         clktck: 100,
         minsigstksz: 2048,
+        sysinfo_ehdr: vdso.start,
     };
     let (stack, sp) = loader::build_stack(USER_STACK_TOP, &stack_args).map_err(|e| refuse(126, &program, e))?;
     regions.push(b.map_stack(&stack).map_err(setup_err)?);
@@ -286,6 +291,8 @@ fn run(cli: &Cli, t0: Instant) -> Result<Never, Refusal> {
     let stack_rlimit = host::rlimit(libc::RLIMIT_STACK as libc::c_int);
     let stack_max = stack_rlimit[0].clamp(USER_STACK_INITIAL, 1 << 30);
     boot.stack_limit = USER_STACK_TOP - stack_max;
+    boot.vdso_base = vdso.start;
+    boot.vdso_data_phys = vdso_data;
     boot.entry = loaded.entry;
     boot.sp = sp;
     boot.brk_start = loaded.brk_start;

@@ -300,6 +300,43 @@ impl<'a> Builder<'a> {
         Ok(UserRegion { start: va, end: va + PAGE_SIZE, prot: PROT_READ | PROT_EXEC, kind: REGION_TRAMPOLINE })
     }
 
+    /// Maps the vDSO at VDSO_BASE: its one load segment's pages, read and
+    /// execute, except the page of its `vvar` symbol (the clock data the
+    /// kernel fills in), read-only. Returns the region and that page's
+    /// guest-physical address.
+    pub fn map_vdso(&mut self, so: &[u8]) -> Result<(UserRegion, u64), SetupError> {
+        let bad = |what: &str| SetupError::Kernel(format!("the embedded vDSO {what}"));
+        let elf = goblin::elf::Elf::parse(so).map_err(|e| bad(&format!("does not parse: {e}")))?;
+        let loads: Vec<_> = elf.program_headers.iter().filter(|p| p.p_type == goblin::elf::program_header::PT_LOAD).collect();
+        let [load] = loads.as_slice() else { return Err(bad("has more than one load segment")) };
+        if load.p_vaddr != 0 || load.p_offset != 0 || load.p_filesz > load.p_memsz {
+            return Err(bad("is not laid out from address 0"));
+        }
+        let vvar = elf
+            .syms
+            .iter()
+            .find(|s| elf.strtab.get_at(s.st_name) == Some("vvar"))
+            .map(|s| s.st_value)
+            .filter(|v| v % PAGE_SIZE == 0 && *v < load.p_memsz)
+            .ok_or_else(|| bad("has no page-aligned vvar"))?;
+        let len = page_up(load.p_memsz);
+        let mut data_phys = 0;
+        for off in (0..len).step_by(PAGE_SIZE as usize) {
+            let frame = self.alloc(PAGE_SIZE)?;
+            let end = (off + PAGE_SIZE).min(load.p_filesz).max(off);
+            let bytes = so.get(off as usize..end as usize).ok_or_else(|| bad("is cut short"))?;
+            self.mem.slice_mut(abi::GuestPhys(frame), bytes.len() as u64)?.copy_from_slice(bytes);
+            let prot = if off == vvar {
+                data_phys = frame;
+                PROT_READ
+            } else {
+                PROT_READ | PROT_EXEC
+            };
+            self.map_page(VDSO_BASE + off, frame, prot_flags(prot))?;
+        }
+        Ok((UserRegion { start: VDSO_BASE, end: VDSO_BASE + len, prot: PROT_READ | PROT_EXEC, kind: abi::boot::REGION_VDSO }, data_phys))
+    }
+
     /// Maps fresh memory for [va, va+len) (page-rounded), or widens the
     /// rights of pages another segment already mapped.
     fn map_user(&mut self, va: u64, len: u64, prot: u32) -> Result<(), SetupError> {

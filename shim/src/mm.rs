@@ -17,6 +17,8 @@ pub enum Kind {
     /// Anonymous memory whose frames come on first touch (large
     /// MAP_NORESERVE mappings: a reservation, not a commitment).
     Lazy,
+    /// The vDSO; like the trampolines, it stays across execve.
+    Vdso,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,6 +46,7 @@ impl Mm {
             let kind = match r.kind {
                 abi::boot::REGION_STACK => Kind::Stack,
                 abi::boot::REGION_TRAMPOLINE => Kind::Trampoline,
+                abi::boot::REGION_VDSO => Kind::Vdso,
                 _ => Kind::Image,
             };
             vmas.insert(r.start, Vma { end: r.end, prot: r.prot, kind });

@@ -44,6 +44,8 @@ pub struct Process {
     pub ipc: crate::sys_ipc::Ipc,
     /// membarrier's registrations (its REGISTER_* command bits).
     pub membarrier_registered: u64,
+    /// The vDSO's address (AT_SYSINFO_EHDR for execve; 0: none).
+    pub vdso_base: u64,
     pub rlimits: [Rlimit; RLIMIT_NLIMITS],
     /// CLOCK_MONOTONIC at start, and nanoseconds spent blocked since.
     pub start_mono_ns: u64,
@@ -129,6 +131,7 @@ impl Process {
             timers: Vec::new(),
             ipc: crate::sys_ipc::Ipc::default(),
             membarrier_registered: 0,
+            vdso_base: b.vdso_base,
             rlimits,
             start_mono_ns,
             blocked_ns: 0,

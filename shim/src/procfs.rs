@@ -156,6 +156,7 @@ pub fn text<P: Platform>(proc: &Process, p: &mut P, f: ProcFile) -> Vec<u8> {
                 let name = match v.kind {
                     crate::mm::Kind::Stack => "[stack]",
                     crate::mm::Kind::Heap => "[heap]",
+                    crate::mm::Kind::Vdso => "[vdso]",
                     _ => "",
                 };
                 out.push_str(&format!(

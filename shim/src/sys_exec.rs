@@ -124,15 +124,21 @@ fn replace<P: Platform>(proc: &mut Process, p: &mut P, dirfd: u64, path: u64, ar
 
     // The point of no return: the old program goes.
     crate::sys_mem::drop_shared(proc, p);
-    let keep: Vec<(u64, u64)> =
-        proc.mm.vmas.iter().filter(|(_, v)| v.kind == crate::mm::Kind::Trampoline).map(|(s, v)| (*s, v.end)).collect();
-    let old: Vec<(u64, u64)> = proc.mm.vmas.iter().filter(|(_, v)| v.kind != crate::mm::Kind::Trampoline).map(|(s, v)| (*s, v.end)).collect();
+    let kept = |k: crate::mm::Kind| matches!(k, crate::mm::Kind::Trampoline | crate::mm::Kind::Vdso);
+    let keep: Vec<(u64, u64, crate::mm::Kind)> =
+        proc.mm.vmas.iter().filter(|(_, v)| kept(v.kind)).map(|(s, v)| (*s, v.end, v.kind)).collect();
+    let old: Vec<(u64, u64)> = proc.mm.vmas.iter().filter(|(_, v)| !kept(v.kind)).map(|(s, v)| (*s, v.end)).collect();
     for (s, e) in old {
         p.unmap(s, e - s);
     }
     let mut regions: Vec<UserRegion> = keep
         .iter()
-        .map(|&(start, end)| UserRegion { start, end, prot: PROT_READ | PROT_EXEC, kind: abi::boot::REGION_TRAMPOLINE })
+        .map(|&(start, end, k)| UserRegion {
+            start,
+            end,
+            prot: PROT_READ | PROT_EXEC,
+            kind: if k == crate::mm::Kind::Vdso { abi::boot::REGION_VDSO } else { abi::boot::REGION_TRAMPOLINE },
+        })
         .collect();
     if let Err(e) = load(p, &image, &mut regions) {
         p.warn(format_args!("execve of {} failed after the old program was gone: {e:?}", alloc::string::String::from_utf8_lossy(&exe)));
@@ -164,6 +170,7 @@ fn replace<P: Platform>(proc: &mut Process, p: &mut P, dirfd: u64, path: u64, ar
         hwcap2: 2,
         clktck: 100,
         minsigstksz: 2048,
+        sysinfo_ehdr: proc.vdso_base,
     };
     let (stack, sp) = match loader::build_stack(USER_STACK_TOP, &stack_args) {
         Ok(s) => s,
