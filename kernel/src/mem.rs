@@ -19,7 +19,8 @@ const SW_NONE: u64 = 1 << 10;
 /// rights in the entry's other bits (see `zero_fill`).
 const SW_ZERO: u64 = 1 << 11;
 /// A frame another owns (a SysV shared memory segment): unmapping the
-/// page does not free it. An ignored bit of the entry.
+/// page does not free it. An ignored bit of an entry that holds a frame
+/// (in a stale entry, the bits from 52 up hold its generation).
 const SW_ALIAS: u64 = 1 << 52;
 /// Entries that hold a frame.
 const HAS_FRAME: u64 = pte::PRESENT | SW_NONE | SW_ZERO;
@@ -333,7 +334,7 @@ impl Memory {
                 }
                 self.alloc_frame()?
             };
-            let alias = e & SW_ALIAS;
+            let alias = if e & HAS_FRAME != 0 { e & SW_ALIAS } else { 0 };
             let new = alias | if prot == 0 { frame | SW_NONE } else { frame | leaf_flags(prot) };
             write_entry(t, i, new);
         }
