@@ -12,10 +12,15 @@ use std::time::{Duration, Instant};
 /// Runs `hostsig MODE` under uk-run, sends `signal` once it is ready, and
 /// returns (wait status, stdout, shared.txt's first 27 bytes).
 fn run(toolchain: Toolchain, mode: &str, signal: i32) -> Option<(std::process::ExitStatus, String, String)> {
+    run_as(toolchain, mode, signal, false)
+}
+
+/// As [`run`], natively (`native`) or under uk-run.
+fn run_as(toolchain: Toolchain, mode: &str, signal: i32, native: bool) -> Option<(std::process::ExitStatus, String, String)> {
     let uk = UkRun::for_guest("host_signals")?;
     let prog = build_c("hostsig", toolchain);
     let dir = TempDir::new(&format!("hostsig-{mode}"));
-    let mut cmd = Command::new(uk.path());
+    let mut cmd = if native { Command::new(&prog) } else { Command::new(uk.path()) };
     // SAFETY: between fork and exec, only async-signal-safe calls: the
     // program starts with no signal blocked, whatever the test harness blocks.
     unsafe {
@@ -26,8 +31,10 @@ fn run(toolchain: Toolchain, mode: &str, signal: i32) -> Option<(std::process::E
             Ok(())
         });
     }
+    if !native {
+        cmd.arg(&prog);
+    }
     let mut child = cmd
-        .arg(&prog)
         .arg(mode)
         .current_dir(dir.path())
         .stdin(Stdio::piped())
@@ -81,4 +88,24 @@ fn an_ignored_signal_lets_it_finish() {
     let Some((status, out, _)) = run(Toolchain::Musl, "ignore", libc::SIGTERM) else { return };
     assert_eq!(status.code(), Some(0), "{status:?}");
     assert_eq!(out, "partial line without newline ... finished\n");
+}
+
+/// Ctrl-C (SIGINT) and SIGTERM sent to uk-run reach the program's handler,
+/// in its own code (a spinning loop) and in a blocking read of stdin (EINTR,
+/// no SA_RESTART): the same output and status as the native run.
+#[test]
+fn signals_sent_to_uk_run_reach_handlers() {
+    for (tc, mode, signal) in [
+        (Toolchain::Gcc, "handler", libc::SIGINT),
+        (Toolchain::Musl, "handler", libc::SIGTERM),
+        (Toolchain::Gcc, "readhandler", libc::SIGINT),
+        (Toolchain::Musl, "readhandler", libc::SIGTERM),
+    ] {
+        let Some(native) = run_as(tc, mode, signal, true) else { return };
+        let uk = run_as(tc, mode, signal, false).expect("uk-run");
+        assert!(native.0.code().is_some_and(|c| c == 3 || c == 4), "{tc:?} {mode}: native {:?}", native.0);
+        assert_eq!(uk.0.code(), native.0.code(), "{tc:?} {mode}: status");
+        assert_eq!(uk.1, native.1, "{tc:?} {mode}: stdout");
+        assert_eq!(uk.2, native.2, "{tc:?} {mode}: shared mapping");
+    }
 }
