@@ -41,7 +41,7 @@ fn build_vdso(dir: &std::path::Path) {
     let status = Command::new("gcc")
         .current_dir(dir)
         .args([
-            "-O2", "-fPIC", "-shared", "-nostdlib", "-fno-stack-protector", "-fcf-protection=none",
+            "-O2", "-fPIC", "-shared", "-nostdlib", "-fno-stack-protector", "-fcf-protection=none", "-mno-red-zone",
             "-Wall", "-Wextra", "-Werror",
             "-Wl,-soname=linux-vdso.so.1", "-Wl,--hash-style=both", "-Wl,--version-script=vdso.map",
             "-Wl,-T,vdso.lds", "-Wl,-z,max-page-size=4096", "-Wl,--no-undefined", "-o",

@@ -62,6 +62,9 @@ pub enum Errno {
     /// becomes EINTR when a handler without SA_RESTART runs, and a restart
     /// of the syscall otherwise.
     ERESTARTSYS = 512,
+    /// Kernel-internal: the syscall starts again after any handler (a PI
+    /// futex lock: glibc takes any other error for success).
+    ERESTARTNOINTR = 513,
     /// Kernel-internal: EINTR when any handler runs, a restart otherwise
     /// (pause, sigsuspend, nanosleep, poll and others SA_RESTART does not restart).
     ERESTARTNOHAND = 514,

@@ -348,6 +348,13 @@ static void *setter(void *arg)
     return NULL;
 }
 
+static void *sleepy_setter(void *arg)
+{
+    usleep(2000);
+    flag = (int)(long)arg;
+    return NULL;
+}
+
 static int mode_preempt(void)
 {
     pthread_t t;
@@ -357,6 +364,19 @@ static int mode_preempt(void)
         spins++;
     pthread_join(t, NULL);
     printf("preempt: the spinning thread saw the other's write\n");
+    /* The other thread sleeps first: its wake-up must stop the spinner. */
+    flag = 0;
+    pthread_create(&t, NULL, sleepy_setter, (void *)2L);
+    while (!flag)
+        spins++;
+    pthread_join(t, NULL);
+    printf("preempt: and the write of a thread that slept first\n");
+    flag = 0;
+    pthread_create(&t, NULL, sleepy_setter, (void *)3L);
+    while (!flag)
+        sched_yield();
+    pthread_join(t, NULL);
+    printf("preempt: and with sched_yield in the loop\n");
     return 0;
 }
 

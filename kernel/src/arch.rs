@@ -141,6 +141,7 @@ uk_return_full:
     // A new thread's first run: `uk_switch` returns here with rsp at its frame.
     .global uk_thread_start
 uk_thread_start:
+    call {thread_first}
     jmp uk_return_full
 
     // Saves the callee-saved registers and the stack pointer in *rdi and
@@ -248,6 +249,7 @@ uk_exception_entries:
     kmain = sym crate::kmain,
     syscall = sym crate::uk_syscall,
     rewrite = sym crate::trap::uk_rewrite_site,
+    thread_first = sym crate::uk_thread_first,
     trap_common = sym uk_trap_common,
     kstack = sym KSTACK,
     kstack_size = const KSTACK_SIZE,
@@ -282,6 +284,21 @@ uk_trap_common:
     push rbx
     push rax
     cld
+    // A fault in the program's own code is handled on the thread's kernel
+    // stack (free while it runs its own code), not on IST1: delivering it
+    // writes a signal frame to user memory, which may fault in turn, and
+    // that fault starts again at IST1's top.
+    mov rax, [rsp + 17 * 8]
+    mov rdx, {user_end}
+    cmp rax, rdx
+    jae 2f
+    mov rsi, rsp
+    mov rdi, [rip + {kstack_top}]
+    sub rdi, 22 * 8
+    mov rsp, rdi
+    mov ecx, 22
+    rep movsq
+2:
     mov rdi, rsp
     call {handler}
     pop rax
@@ -303,6 +320,8 @@ uk_trap_common:
     iretq
 "#,
     handler = sym crate::trap::uk_exception,
+    kstack_top = sym KSTACK_TOP,
+    user_end = const abi::layout::USER_END,
 );
 
 // Copies between user memory and the kernel with the program's own page

@@ -252,7 +252,10 @@ fn publish_wakeup(k: &mut Kernel) {
         };
         at = Some(at.map_or(end, |a| a.min(end)));
     }
-    let v = at.unwrap_or(0);
+    set_wakeup(k, at.unwrap_or(0));
+}
+
+fn set_wakeup(k: &mut Kernel, v: u64) {
     if v != 0 && !k.wakeups_started {
         k.wakeups_started = true;
         hypercall::start_wakeups();
@@ -264,10 +267,18 @@ fn publish_wakeup(k: &mut Kernel) {
     }
 }
 
+/// A new thread's first step, before it enters the program: its wake-up time.
+pub extern "C" fn uk_thread_first() {
+    publish_wakeup(kernel());
+}
+
 /// Lets another thread run: the shim picks it (waiting in the monitor if
 /// none can run yet), this switches to it. Returns when this thread runs again.
 fn reschedule(requeue: bool) {
     let k = kernel();
+    // While the kernel decides (and perhaps waits in the monitor) the
+    // program's own code does not run: nothing to stop it for.
+    set_wakeup(k, 0);
     let next = shim::sched::next(&mut k.proc, &mut k.machine, requeue);
     let now = shim::Platform::clock_ns(&mut k.machine, false);
     shim::sched::make_current(&mut k.proc, next, now);
@@ -324,8 +335,10 @@ pub extern "C" fn uk_interrupted(f: &mut SyscallFrame) {
     }
     shim::sched::tick(&mut k.proc, &mut k.machine);
     if kicked != 0 && k.proc.others_runnable() {
+        // The time slice is over, or a thread whose wait ended (its deadline)
+        // was waiting for a slice to start.
         let now = shim::Platform::clock_ns(&mut k.machine, false);
-        if k.slice_end != 0 && now >= k.slice_end {
+        if k.slice_end == 0 || now >= k.slice_end || k.slice_of != k.proc.threads.switches {
             k.preemptions += 1;
             k.slice_end = 0;
             reschedule(true);

@@ -293,8 +293,11 @@ impl Memory {
             let create = self.huge_entry(page).is_some();
             if let Ok(Some((t, i))) = self.slot(page, create) {
                 let e = read_entry(t, i);
-                if e & HAS_FRAME != 0 && e & SW_ALIAS == 0 {
-                    self.release(e & pte::ADDR_MASK);
+                if e & HAS_FRAME != 0 {
+                    // A segment's frame stays the segment's.
+                    if e & SW_ALIAS == 0 {
+                        self.release(e & pte::ADDR_MASK);
+                    }
                     write_entry(t, i, SW_STALE | (self.gen << GEN_SHIFT));
                 }
             }
@@ -368,6 +371,10 @@ impl Memory {
         let lazy = len / PAGE_SIZE >= LAZY_DISCARD_PAGES;
         let mut changed = false;
         for page in (va..va + len).step_by(PAGE_SIZE as usize) {
+            if self.pte(page) & SW_ALIAS != 0 && self.pte(page) & HAS_FRAME != 0 {
+                // Shared memory keeps its contents, as on Linux.
+                continue;
+            }
             if !lazy || self.huge_entry(page).is_some() {
                 let e = self.pte(page);
                 if e & (pte::PRESENT | SW_NONE) != 0 {

@@ -128,9 +128,16 @@ impl Tasks {
         }
     }
 
+    /// The running thread `old` takes the id `new` (execve from a thread
+    /// other than the first: the first, ended, had that id).
     pub fn rename(&mut self, old: u32, new: u32) {
+        self.dead.retain(|&d| d != old && d != new);
         if let Some(t) = self.map.remove(&old) {
-            self.map.insert(new, t);
+            if let Some(replaced) = self.map.insert(new, t) {
+                if let Some(s) = replaced.stack {
+                    self.free_stacks.push(s);
+                }
+            }
         }
         if self.current == old {
             self.current = new;

@@ -23,7 +23,8 @@ struct vvar {
     uint64_t monotonic_ref;
 };
 
-__attribute__((section(".vvar"), aligned(4096), used)) volatile struct vvar vvar;
+/* Not red-zone code: the fallback's `call *%rax` pushes below rsp (built with -mno-red-zone). */
+__attribute__((section(".vvar"), aligned(4096), used)) static volatile struct vvar vvar;
 
 static inline uint64_t elapsed(void)
 {

@@ -195,7 +195,7 @@ pub fn forward_signals() {
     unsafe {
         let mut set: libc::sigset_t = std::mem::zeroed();
         libc::sigemptyset(&mut set);
-        for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT, libc::SIGUSR1, libc::SIGUSR2, libc::SIGALRM] {
+        for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT, libc::SIGUSR1, libc::SIGUSR2, libc::SIGALRM, kick_signal()] {
             libc::sigaddset(&mut set, sig);
         }
         libc::pthread_sigmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut());
@@ -206,6 +206,7 @@ pub fn forward_signals() {
     if !DEBUG_TIMEOUT_SET.load(std::sync::atomic::Ordering::Relaxed) {
         handle(libc::SIGALRM, on_alarm);
     }
+    handle(kick_signal(), on_alarm);
 }
 
 static DEBUG_TIMEOUT_SET: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
@@ -247,6 +248,21 @@ pub fn recheck_soon() {
 
 /// The wake-up thread stopped the vCPU (see start_ticker).
 static KICK: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+/// Tells the wake-up thread to end (before guest memory goes).
+static TICKER_STOP: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// The signal the wake-up thread stops the vCPU with: one of its own, so
+/// that SIGALRM keeps its meanings (the recheck timer, UK_RUN_DEBUG_TIMEOUT).
+pub fn kick_signal() -> libc::c_int {
+    libc::SIGRTMIN() + 4
+}
+
+/// Ends the wake-up thread and waits for it.
+pub fn stop_ticker(t: std::thread::JoinHandle<()>) {
+    TICKER_STOP.store(true, std::sync::atomic::Ordering::Relaxed);
+    t.thread().unpark();
+    let _ = t.join();
+}
 
 /// Whether the wake-up thread stopped the vCPU since last asked.
 pub fn take_kick() -> bool {
@@ -256,8 +272,8 @@ pub fn take_kick() -> bool {
 /// Starts the wake-up thread: it reads the guest's wake-up time (host
 /// CLOCK_MONOTONIC ns at `word`, a host address inside guest RAM that the
 /// guest writes without an exit; 0 means never) and, once it has come,
-/// stops the vCPU of the calling thread with SIGALRM (KVM_RUN returns
-/// EINTR), at most once a millisecond while the time stays past. It looks
+/// stops the vCPU of the calling thread with [`kick_signal`] (KVM_RUN
+/// returns EINTR), at most once a millisecond while the time stays past. It looks
 /// again every 2 ms, or at the time itself when that is sooner.
 pub fn start_ticker(word: usize) -> std::thread::JoinHandle<()> {
     // SAFETY: pthread_self has no preconditions.
@@ -274,18 +290,18 @@ pub fn start_ticker(word: usize) -> std::thread::JoinHandle<()> {
         // stays mapped for the monitor's whole life; the guest writes it
         // as one aligned store.
         let at = unsafe { &*(word as *const std::sync::atomic::AtomicU64) };
-        loop {
+        while !TICKER_STOP.load(std::sync::atomic::Ordering::Relaxed) {
             let due = at.load(std::sync::atomic::Ordering::Relaxed);
             let now = clock_ns(libc::CLOCK_MONOTONIC);
             if due != 0 && now >= due {
                 KICK.store(true, std::sync::atomic::Ordering::Relaxed);
-                // SAFETY: the vCPU thread lives as long as the process; SIGALRM's handler does nothing.
-                unsafe { libc::pthread_kill(vcpu_thread as libc::pthread_t, libc::SIGALRM) };
-                std::thread::sleep(std::time::Duration::from_millis(1));
+                // SAFETY: the vCPU thread outlives this one (it joins it); the kick signal's handler does nothing.
+                unsafe { libc::pthread_kill(vcpu_thread as libc::pthread_t, kick_signal()) };
+                std::thread::park_timeout(std::time::Duration::from_millis(1));
                 continue;
             }
             let wait = if due == 0 { 2_000_000 } else { (due - now).min(2_000_000) };
-            std::thread::sleep(std::time::Duration::from_nanos(wait));
+            std::thread::park_timeout(std::time::Duration::from_nanos(wait));
         }
     })
 }
@@ -494,11 +510,18 @@ pub fn poll(events: [u16; 3], timeout_ms: i32) -> [u16; 3] {
         .filter(|&i| events[i] != 0)
         .map(|i| libc::pollfd { fd: i as i32, events: events[i] as i16, revents: 0 })
         .collect();
+    // Interrupted (the wake-up thread, a signal the guest does not take
+    // now): wait on for the time left, not the whole timeout again.
+    let deadline = (timeout_ms >= 0).then(|| clock_ns(libc::CLOCK_MONOTONIC) + timeout_ms as u64 * 1_000_000);
+    let mut ms = timeout_ms;
     loop {
         // SAFETY: fds is a valid array of fds.len() pollfds.
-        let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout_ms) };
+        let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, ms) };
         if n >= 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) || signal_pending() {
             break;
+        }
+        if let Some(d) = deadline {
+            ms = d.saturating_sub(clock_ns(libc::CLOCK_MONOTONIC)).div_ceil(1_000_000) as i32;
         }
     }
     let mut out = [0u16; 3];

@@ -351,6 +351,7 @@ fn run(cli: &Cli, t0: Instant) -> Result<Never, Refusal> {
     // monitor's must not mask them again. (Its own files are written by now.)
     host::clear_umask();
     let outcome = vm.run(&mut mem, &mut files, &mut exits);
+    vm.stop_ticker();
     let t_total = t0.elapsed();
     if cli.stats || cli.verbose {
         let kernel = match &outcome {

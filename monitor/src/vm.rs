@@ -343,6 +343,14 @@ impl Vm {
         Ok(())
     }
 
+    /// Ends the wake-up thread, if any: it reads guest memory, which is
+    /// about to go.
+    pub fn stop_ticker(&mut self) {
+        if let Some(t) = self.ticker.take() {
+            host::stop_ticker(t);
+        }
+    }
+
     /// The guest's TSC now (it runs at tsc_khz).
     pub fn guest_tsc(&self) -> Result<u64, VmError> {
         let mut m = Msrs::from_entries(&[kvm_msr_entry { index: MSR_TSC, ..Default::default() }]).expect("one MSR");

@@ -20,7 +20,7 @@ pub mod user;
 pub mod vfs;
 
 mod sys_io;
-mod sys_ipc;
+pub(crate) mod sys_ipc;
 mod procfs;
 mod sys_event;
 mod sys_exec;

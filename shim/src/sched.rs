@@ -186,6 +186,9 @@ pub fn signal_wakes<P: Platform>(proc: &mut Process, p: &mut P, tid: Option<Tid>
     };
     for t in candidates {
         let Some(th) = proc.thread_mut(t) else { continue };
+        if th.exited {
+            continue;
+        }
         let Some(w) = th.wait else {
             if th.sig.mask & b == 0 && tid.is_none() {
                 // A thread that does not block it and is not waiting takes it.
@@ -336,9 +339,14 @@ pub fn yield_now<P: Platform>(proc: &mut Process, p: &mut P) -> SysResult {
     block(proc, p, Wait { on: WaitOn::Nothing, deadline: Some(0), on_timeout: Some(Ok(0)), on_signal: Errno::ERESTARTNOHAND, rem: 0 })
 }
 
-/// When the monitor must stop the program in its own code for a timer (None: never).
+/// When the monitor must stop the program in its own code (None: never):
+/// a timer's time, or the deadline of a waiting thread (which then can run).
 pub fn wakeup<P: Platform>(proc: &Process, p: &mut P) -> Option<u64> {
-    crate::sys_timer::wakeup(proc, p)
+    let waits = proc.threads.others.values().filter_map(|t| t.wait.and_then(|w| w.deadline)).min();
+    match (crate::sys_timer::wakeup(proc, p), waits) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
 }
 
 /// The program was stopped in its own code: timers that are due fire, and

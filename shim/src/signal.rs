@@ -40,7 +40,9 @@ impl Pending {
         if s < sig::SIGRTMIN && self.set & bit(s) != 0 {
             return true;
         }
-        if self.queue.len() >= MAX_QUEUED {
+        // Only real-time signals count against the limit (standard ones
+        // are at most one each).
+        if s >= sig::SIGRTMIN && self.queue.len() >= MAX_QUEUED {
             return false;
         }
         self.set |= bit(s);
@@ -189,9 +191,11 @@ impl Regs {
     }
 }
 
-/// The flags a program may set through sigreturn (CF PF AF ZF SF TF DF OF
-/// NT AC RF ID: the arithmetic and control bits, not IF or IOPL).
-pub const USER_RFLAGS: u64 = 0x1 | 0x4 | 0x10 | 0x40 | 0x80 | 0x100 | 0x400 | 0x800 | 0x4000 | 0x4_0000 | 0x1_0000 | 0x20_0000;
+/// The flags a program may set through sigreturn (CF PF AF ZF SF DF OF AC
+/// RF ID: not IF or IOPL, not NT (as Linux's FIX_EFLAGS), and not TF,
+/// which would trap in the kernel's own return path: uk-run does not
+/// single-step programs).
+pub const USER_RFLAGS: u64 = 0x1 | 0x4 | 0x10 | 0x40 | 0x80 | 0x400 | 0x800 | 0x4_0000 | 0x1_0000 | 0x20_0000;
 
 /// Layout of the frame (offsets from the frame's start, where the
 /// handler's return address lies).

@@ -34,14 +34,38 @@ pub struct Epoll {
     interest: BTreeMap<i32, Interest>,
 }
 
-#[derive(Debug, Clone, Copy)]
+/// What a registration's descriptor named when it was added: a closed and
+/// reused descriptor is not the same registration.
+#[derive(Debug, Clone)]
+enum Ident {
+    File(alloc::rc::Weak<OpenFile>),
+    Stdio(u32),
+}
+
+impl Ident {
+    fn of(e: &Entry) -> Ident {
+        match &e.object {
+            Object::File(f) => Ident::File(Rc::downgrade(f)),
+            Object::HostStdio { host_fd, .. } => Ident::Stdio(*host_fd),
+        }
+    }
+
+    /// Whether `e` is the same open file (a weak reference keeps the old
+    /// one's address from being reused).
+    fn is(&self, e: &Entry) -> bool {
+        match (self, &e.object) {
+            (Ident::File(w), Object::File(f)) => core::ptr::eq(w.as_ptr(), Rc::as_ptr(f)),
+            (Ident::Stdio(a), Object::HostStdio { host_fd, .. }) => a == host_fd,
+            _ => false,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
 struct Interest {
     events: u32,
     data: u64,
-    /// The open file the descriptor named when added (a closed and reused
-    /// descriptor is not the same registration): its address, or the host
-    /// descriptor + 1 for stdio.
-    ident: usize,
+    ident: Ident,
     /// EPOLLET: the I/O generation and readiness last reported.
     seen_gen: u64,
     seen: u16,
@@ -64,8 +88,8 @@ impl TimerFd {
             return;
         }
         let n = if self.interval > 0 { 1 + (now - due) / self.interval } else { 1 };
-        self.expirations += n;
-        self.due = (self.interval > 0).then(|| due + n * self.interval);
+        self.expirations = self.expirations.saturating_add(n);
+        self.due = (self.interval > 0).then(|| due.saturating_add(n.saturating_mul(self.interval)));
     }
 }
 
@@ -100,20 +124,14 @@ fn event_of(proc: &Process, fd: u64) -> Result<Rc<RefCell<Event>>, Errno> {
     }
 }
 
-fn ident(e: &Entry) -> usize {
-    match &e.object {
-        Object::File(f) => Rc::as_ptr(f) as usize,
-        Object::HostStdio { host_fd, .. } => *host_fd as usize + 1,
-    }
-}
-
 pub fn epoll_ctl<P: Platform>(proc: &mut Process, p: &mut P, epfd: u64, op: u64, fd: u64, event: u64) -> SysResult {
     let ep = event_of(proc, epfd)?;
-    let target = proc.fds.get(fd)?;
+    let target = proc.fds.get(fd)?.clone();
+    let target = &target;
     if fd == epfd {
         return Err(Errno::EINVAL);
     }
-    let id = ident(target);
+    let id = Ident::of(target);
     // Regular files and directories are always ready: Linux refuses them.
     if let Object::File(f) = &target.object {
         if matches!(f.kind, FileKind::Host { seekable: true, .. } | FileKind::Host { dir: true, .. } | FileKind::Mem(_) | FileKind::Proc(..)) {
@@ -133,7 +151,7 @@ pub fn epoll_ctl<P: Platform>(proc: &mut Process, p: &mut P, epfd: u64, op: u64,
     let mut e = ep.borrow_mut();
     let Event::Epoll(set) = &mut *e else { return Err(Errno::EINVAL) };
     let key = fd as i32;
-    let live = set.interest.get(&key).filter(|i| i.ident == id).is_some();
+    let live = set.interest.get(&key).is_some_and(|i| i.ident.is(target));
     match op {
         EPOLL_CTL_ADD => {
             if live {
@@ -221,7 +239,7 @@ pub fn poll_items<P: Platform>(proc: &mut Process, p: &mut P, items: &[(i32, u16
     let deadline = match (proc.thread.deadline, timeout_ms) {
         (Some(d), _) => Some(d),
         (None, t) if t < 0 => None,
-        (None, t) => Some(now + t as u64 * 1_000_000),
+        (None, t) => Some(now.saturating_add(t as u64 * 1_000_000)),
     };
     let expired = deadline.is_some_and(|d| d <= now);
     let wants_host = host != [0; 3];
@@ -275,10 +293,10 @@ pub fn epoll_wait<P: Platform>(proc: &mut Process, p: &mut P, epfd: u64, events:
     let regs: Vec<(i32, Interest)> = {
         let mut e = ep.borrow_mut();
         let Event::Epoll(set) = &mut *e else { return Err(Errno::EINVAL) };
-        set.interest.retain(|&fd, i| proc.fds.get(fd as u64).is_ok_and(|e| ident(e) == i.ident));
-        set.interest.iter().map(|(&fd, &i)| (fd, i)).collect()
+        set.interest.retain(|&fd, i| proc.fds.get(fd as u64).is_ok_and(|e| i.ident.is(e)));
+        set.interest.iter().map(|(&fd, i)| (fd, i.clone())).collect()
     };
-    let items: Vec<(i32, u16)> = regs.iter().map(|&(fd, i)| (fd, (i.events & 0xffff) as u16 | ALWAYS)).collect();
+    let items: Vec<(i32, u16)> = regs.iter().map(|(fd, i)| (*fd, (i.events & 0xffff) as u16 | ALWAYS)).collect();
     let now = p.clock_ns(false);
     if proc.thread.deadline.is_none() && timeout_ms > 0 {
         proc.thread.deadline = Some(now + timeout_ms as u64 * 1_000_000);
@@ -291,10 +309,41 @@ pub fn epoll_wait<P: Platform>(proc: &mut Process, p: &mut P, epfd: u64, events:
     };
     let ready = poll_items(proc, p, &items, timeout_ms)?;
     let any = regs.iter().zip(&ready).any(|((_, i), &r)| fresh(i, r & ((i.events & 0xffff) as u16 | ALWAYS)));
+    {
+        // A registration whose readiness dropped reports its next edge.
+        let mut e = ep.borrow_mut();
+        if let Event::Epoll(set) = &mut *e {
+            for ((fd, _), &r) in regs.iter().zip(&ready) {
+                if let Some(reg) = set.interest.get_mut(fd).filter(|_| r == 0) {
+                    reg.seen = 0;
+                    reg.seen_gen = u64::MAX;
+                }
+            }
+        }
+    }
     if !any && timeout_ms != 0 && proc.thread.deadline.is_none_or(|d| d > now) {
-        // Ready only by the edge rule, or not at all: wait for the next change.
-        let d = proc.thread.deadline;
-        return sched::block(proc, p, Wait { on: WaitOn::Io { host: [0; 3] }, deadline: d, on_timeout: None, on_signal: Errno::ERESTARTNOHAND, rem: 0 });
+        // Ready only by the edge rule: wait for the next change, of the
+        // host's stdio, another thread's I/O or a timerfd's time.
+        let mut host = [0u16; 3];
+        let mut due = None;
+        for &(fd, ev) in &items {
+            match proc.fds.get(fd as u64) {
+                Ok(Entry { object: Object::HostStdio { host_fd, .. }, .. }) => host[*host_fd as usize] |= ev,
+                Ok(Entry { object: Object::File(f), .. }) => {
+                    if let FileKind::Event(e) = &f.kind {
+                        if let Event::TimerFd(t) = &*e.borrow() {
+                            due = t.due.map(|d| due.map_or(d, |x: u64| x.min(d))).or(due);
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        let d = match (proc.thread.deadline, due) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        return sched::block(proc, p, Wait { on: WaitOn::Io { host }, deadline: d, on_timeout: None, on_signal: Errno::ERESTARTNOHAND, rem: 0 });
     }
     let mut n = 0u64;
     let mut e = ep.borrow_mut();
@@ -366,14 +415,16 @@ pub fn timerfd_settime<P: Platform>(proc: &mut Process, p: &mut P, fd: u64, flag
     t.due = (value != 0).then(|| {
         if flags & TFD_TIMER_ABSTIME != 0 {
             let clock_now = p.clock_ns(t.realtime);
-            now + value.saturating_sub(clock_now)
+            now.saturating_add(value.saturating_sub(clock_now))
         } else {
-            now + value
+            now.saturating_add(value)
         }
     });
     t.interval = interval;
     t.expirations = 0;
     drop(ev);
+    // A thread waiting on it waits for the new time.
+    sched::wake_io(proc, p);
     UserPtr(old).write_opt(p, &prev).map(|_| 0)
 }
 

@@ -124,6 +124,7 @@ fn replace<P: Platform>(proc: &mut Process, p: &mut P, dirfd: u64, path: u64, ar
 
     // The point of no return: the old program goes.
     crate::sys_mem::drop_shared(proc, p);
+    crate::sys_ipc::detach_all(proc, p);
     let kept = |k: crate::mm::Kind| matches!(k, crate::mm::Kind::Trampoline | crate::mm::Kind::Vdso);
     let keep: Vec<(u64, u64, crate::mm::Kind)> =
         proc.mm.vmas.iter().filter(|(_, v)| kept(v.kind)).map(|(s, v)| (*s, v.end, v.kind)).collect();

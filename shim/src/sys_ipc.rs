@@ -268,8 +268,11 @@ pub fn semget<P: Platform>(proc: &mut Process, p: &mut P, key: u64, nsems: u64, 
 /// until they can be). SEM_UNDO is accepted; its adjustments matter only
 /// to other processes, and the VM holds one.
 pub fn semtimedop<P: Platform>(proc: &mut Process, p: &mut P, id: u64, sops: u64, nsops: u64, timeout: u64) -> SysResult {
-    if nsops == 0 || nsops > 500 {
+    if nsops == 0 {
         return Err(Errno::EINVAL);
+    }
+    if nsops > 500 {
+        return Err(Errno::E2BIG);
     }
     let mut ops = Vec::with_capacity(nsops as usize);
     for i in 0..nsops {
@@ -443,6 +446,10 @@ pub fn shmat<P: Platform>(proc: &mut Process, p: &mut P, id: u64, addr: u64, fla
     } else {
         addr
     };
+    // In the user half, above the lowest 64 KiB, as mmap's MAP_FIXED.
+    if at < 0x10000 || at.checked_add(len).is_none_or(|e| e > abi::layout::USER_END) {
+        return Err(Errno::EINVAL);
+    }
     if !proc.mm.is_free(at, at + len) {
         if flags & SHM_REMAP == 0 {
             return Err(Errno::EINVAL);
@@ -531,5 +538,13 @@ pub fn shmctl<P: Platform>(proc: &mut Process, p: &mut P, id: u64, cmd: u64, buf
         }
         SHM_LOCK | SHM_UNLOCK => Ok(0),
         _ => Err(Errno::EINVAL),
+    }
+}
+
+/// execve: the old program's attaches go (the address space does).
+pub fn detach_all<P: Platform>(proc: &mut Process, p: &mut P) {
+    let attaches: Vec<u64> = proc.ipc.attaches.keys().copied().collect();
+    for at in attaches {
+        let _ = shmdt(proc, p, at);
     }
 }

@@ -115,7 +115,13 @@ pub fn send<P: Platform>(proc: &mut Process, p: &mut P, tid: Option<Tid>, info: 
     if s == 0 {
         return Ok(0);
     }
-    if proc.signals.ignores(s) {
+    // An ignored signal is discarded, unless blocked where it is sent: a
+    // blocked one stays pending (sigwait may take it), as on Linux.
+    let blocked = match tid {
+        Some(t) => proc.thread_mut(t).is_some_and(|th| th.sig.mask & bit(s) != 0),
+        None => proc.thread.sig.mask & bit(s) != 0,
+    };
+    if proc.signals.ignores(s) && !blocked {
         return Ok(0);
     }
     let added = match tid {
@@ -143,8 +149,8 @@ pub fn kill<P: Platform>(proc: &mut Process, p: &mut P, pid: i32, signal: u64) -
     if signal != 0 {
         valid(signal)?;
     }
-    // The VM holds one process: it, its group (0) and "everyone" (-1) are the same.
-    if pid == proc.pid as i32 || pid == 0 || pid == -1 || pid == -(proc.pid as i32) {
+    // The VM holds one process: -1 ("every other process") finds none.
+    if pid == proc.pid as i32 || pid == 0 || pid == -(proc.pid as i32) {
         let info = user_info(proc, signal as u32, si::SI_USER);
         send(proc, p, None, info)
     } else {
@@ -170,8 +176,10 @@ pub fn tkill<P: Platform>(proc: &mut Process, p: &mut P, tgid: Option<u64>, tid:
 pub fn sigqueueinfo<P: Platform>(proc: &mut Process, p: &mut P, tgid: u64, tid: Option<u64>, signal: u64, uinfo: u64) -> SysResult {
     let s = valid(signal)?;
     let mut info: SigInfo = UserPtr(uinfo).read(p)?;
-    // A program may not pretend to be the kernel (nor, to another process, kill).
-    if info.code >= 0 || info.code == si::SI_TKILL {
+    // A program may not pretend to be the kernel or kill to another
+    // process; to itself it may (as Linux allows).
+    let to_self = tgid as i32 == proc.pid as i32 && tid.is_none_or(|t| t as u32 == proc.thread.tid);
+    if (info.code >= 0 || info.code == si::SI_TKILL) && !to_self {
         return Err(Errno::EPERM);
     }
     info.signo = s as i32;
@@ -283,7 +291,7 @@ pub fn deliver<P: Platform>(proc: &mut Process, p: &mut P, regs: &mut Regs, mut 
         // A handler runs: first settle the interrupted syscall.
         if let Restart::Syscall(nr) = restart {
             let r = regs.rax as i64;
-            if r == Errno::ERESTARTSYS.ret() && a.flags & sa::SA_RESTART != 0 {
+            if r == Errno::ERESTARTNOINTR.ret() || r == Errno::ERESTARTSYS.ret() && a.flags & sa::SA_RESTART != 0 {
                 regs.rax = nr;
                 regs.rip -= 2;
             } else if r == Errno::ERESTARTSYS.ret() || r == Errno::ERESTARTNOHAND.ret() {
@@ -291,7 +299,7 @@ pub fn deliver<P: Platform>(proc: &mut Process, p: &mut P, regs: &mut Regs, mut 
             }
             restart = Restart::None;
         }
-        if setup_frame(proc, p, regs, s, &a, &info, trap).is_err() {
+        if a.handler >= abi::layout::USER_END || setup_frame(proc, p, regs, s, &a, &info, trap).is_err() {
             // No room for the frame: the program dies of SIGSEGV, as on Linux.
             terminate(proc, p, abi::linux::sig::SIGSEGV, fault);
         }
@@ -308,7 +316,7 @@ pub fn deliver<P: Platform>(proc: &mut Process, p: &mut P, regs: &mut Regs, mut 
     if let Restart::Syscall(nr) = restart {
         // No handler ran: an interrupted syscall starts again.
         let r = regs.rax as i64;
-        if r == Errno::ERESTARTSYS.ret() || r == Errno::ERESTARTNOHAND.ret() {
+        if r == Errno::ERESTARTSYS.ret() || r == Errno::ERESTARTNOHAND.ret() || r == Errno::ERESTARTNOINTR.ret() {
             regs.rax = nr;
             regs.rip -= 2;
         }
@@ -381,6 +389,11 @@ pub fn rt_sigreturn<P: Platform>(proc: &mut Process, p: &mut P, regs: &mut Regs)
     let get = |at: u64| u64::from_le_bytes(f[at as usize..at as usize + 8].try_into().unwrap_or([0; 8]));
     let r: [u64; 18] = core::array::from_fn(|i| get(frame::MCONTEXT + 8 * i as u64));
     let flags = (regs.rflags & !USER_RFLAGS) | (r[17] & USER_RFLAGS);
+    // A return address outside the user half would fault in the kernel's
+    // return path: the program dies of SIGSEGV, as it would at that address.
+    if r[16] >= abi::layout::USER_END {
+        terminate(proc, p, abi::linux::sig::SIGSEGV, None);
+    }
     *regs = Regs {
         r8: r[0], r9: r[1], r10: r[2], r11: r[3], r12: r[4], r13: r[5], r14: r[6], r15: r[7], rdi: r[8], rsi: r[9],
         rbp: r[10], rbx: r[11], rdx: r[12], rax: r[13], rcx: r[14], rsp: r[15], rip: r[16], rflags: flags,

@@ -48,10 +48,7 @@ pub fn clone<P: Platform>(proc: &mut Process, p: &mut P, regs: &Regs, flags: u64
         }
         return Err(Errno::ENOSYS);
     }
-    if flags & 0xff != 0 {
-        // An exit signal is for a child process, not a thread.
-        return Err(Errno::EINVAL);
-    }
+    // An exit signal is for a child process: a thread's is ignored (clone3 refuses one).
     let tid = new_tid(proc);
     let mut child = regs.clone();
     child.rax = 0;
@@ -100,14 +97,17 @@ pub fn clone3<P: Platform>(proc: &mut Process, p: &mut P, regs: &Regs, args: u64
         *w = u64::from_le_bytes(b[8 * i..8 * i + 8].try_into().unwrap_or([0; 8]));
     }
     let [flags, _pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls, set_tid, set_tid_size, _cgroup] = a;
-    if flags & CLONE_PIDFD != 0 || set_tid != 0 || set_tid_size != 0 || exit_signal > 64 {
+    if flags & CLONE_PIDFD != 0 || set_tid != 0 || set_tid_size != 0 || exit_signal > 64 || flags & 0xff != 0 {
+        return Err(Errno::EINVAL);
+    }
+    if flags & CLONE_THREAD != 0 && exit_signal != 0 {
         return Err(Errno::EINVAL);
     }
     if (stack == 0) != (stack_size == 0) {
         return Err(Errno::EINVAL);
     }
     let sp = if stack != 0 { stack.wrapping_add(stack_size) } else { 0 };
-    clone(proc, p, regs, flags | exit_signal, sp, parent_tid, child_tid, tls)
+    clone(proc, p, regs, flags, sp, parent_tid, child_tid, tls)
 }
 
 /// exit: this thread ends; the process ends with the last one.
@@ -132,6 +132,9 @@ fn thread_gone<P: Platform>(proc: &mut Process, p: &mut P) {
     }
 }
 
+/// The bitset a PI lock waiter waits with: FUTEX_WAKE does not wake it
+/// (only UNLOCK_PI, or its owner's death, hands it the lock).
+const PI_BITSET: u32 = 0;
 const FUTEX_WAITERS: u32 = 0x8000_0000;
 const FUTEX_OWNER_DIED: u32 = 0x4000_0000;
 const FUTEX_TID_MASK: u32 = 0x3fff_ffff;
@@ -145,12 +148,15 @@ fn walk_robust_list<P: Platform>(proc: &mut Process, p: &mut P) {
     let Ok([mut entry, offset, pending]) = UserPtr(head).read::<[u64; 3], _>(p) else { return };
     let tid = proc.thread.tid;
     let release = |proc: &mut Process, p: &mut P, e: u64| {
-        let addr = e.wrapping_add(offset);
+        // Bit 0 of an entry marks a PI mutex (glibc).
+        let addr = (e & !1).wrapping_add(offset);
         if let Ok(w) = UserPtr(addr).read::<u32, _>(p) {
             if w & FUTEX_TID_MASK == tid {
-                let _ = UserPtr(addr).write(p, &((w & FUTEX_WAITERS) | FUTEX_OWNER_DIED));
-                if w & FUTEX_WAITERS != 0 {
-                    futex_wake(proc, p, addr, 1, u32::MAX);
+                if !pi_handover(proc, p, addr, FUTEX_OWNER_DIED) {
+                    let _ = UserPtr(addr).write(p, &((w & FUTEX_WAITERS) | FUTEX_OWNER_DIED));
+                    if w & FUTEX_WAITERS != 0 {
+                        futex_wake(proc, p, addr, 1, u32::MAX);
+                    }
                 }
             }
         }
@@ -160,7 +166,7 @@ fn walk_robust_list<P: Platform>(proc: &mut Process, p: &mut P) {
         if entry == head || entry == 0 {
             break;
         }
-        let next = UserPtr(entry).read::<u64, _>(p).unwrap_or(head);
+        let next = UserPtr(entry & !1).read::<u64, _>(p).unwrap_or(head);
         if entry != pending {
             release(proc, p, entry);
         }
@@ -199,6 +205,19 @@ pub const FUTEX_WAKE_BITSET: u64 = 10;
 pub const FUTEX_LOCK_PI2: u64 = 13;
 const FUTEX_PRIVATE: u64 = 128;
 const FUTEX_CLOCK_REALTIME: u64 = 256;
+
+/// Gives a PI futex at `addr` to its first waiter, if one waits (the word
+/// becomes its tid, with FUTEX_WAITERS if more wait, and `extra`); false
+/// when none waits.
+fn pi_handover<P: Platform>(proc: &mut Process, p: &mut P, addr: u64, extra: u32) -> bool {
+    let pi = |proc: &mut Process, tid: Tid| matches!(proc.thread_mut(tid).and_then(|t| t.wait), Some(Wait { on: WaitOn::Futex { bitset: PI_BITSET, .. }, .. }));
+    let waiters: alloc::vec::Vec<Tid> = proc.threads.futex_queue.iter().filter(|q| q.0 == addr).map(|q| q.1).collect();
+    let Some(&next) = waiters.iter().find(|&&t| pi(proc, t)) else { return false };
+    let more = if waiters.len() > 1 { FUTEX_WAITERS } else { 0 };
+    let _ = UserPtr(addr).write(p, &(next | more | extra));
+    sched::wake(proc, p, next, Some(Ok(0)));
+    true
+}
 
 /// Wakes up to `n` waiters on `addr` whose bitset meets `bitset`; returns how many.
 pub fn futex_wake<P: Platform>(proc: &mut Process, p: &mut P, addr: u64, n: u64, bitset: u32) -> u64 {
@@ -303,12 +322,17 @@ pub fn futex<P: Platform>(proc: &mut Process, p: &mut P, a: [u64; 6]) -> SysResu
             let old: u32 = UserPtr(uaddr2).read(p)?;
             let opcode = (val3 >> 28) & 7;
             let shift = val3 & (8 << 28) != 0;
-            let mut oparg = ((val3 >> 12) & 0xfff) as u32;
+            // oparg and cmparg are signed 12-bit fields.
+            let sext = |v: u64| (((v & 0xfff) as i32) << 20) >> 20;
+            let mut oparg = sext(val3 >> 12) as u32;
             if shift {
-                oparg = 1u32.checked_shl(oparg).unwrap_or(0);
+                oparg = 1u32 << (oparg & 31);
             }
             let cmp = (val3 >> 24) & 15;
-            let cmparg = (val3 & 0xfff) as i32;
+            let cmparg = sext(val3);
+            if cmp > 5 {
+                return Err(Errno::ENOSYS);
+            }
             let new = match opcode {
                 0 => oparg,
                 1 => old.wrapping_add(oparg),
@@ -354,7 +378,7 @@ pub fn futex<P: Platform>(proc: &mut Process, p: &mut P, a: [u64; 6]) -> SysResu
             }
             let deadline = timeout_deadline(p, uts, true, cmd == FUTEX_LOCK_PI || realtime)?;
             UserPtr(uaddr).write(p, &(w | FUTEX_WAITERS))?;
-            let wait = Wait { on: WaitOn::Futex { addr: uaddr, bitset: u32::MAX }, deadline, on_timeout: Some(Err(Errno::ETIMEDOUT)), on_signal: Errno::ERESTARTNOHAND, rem: 0 };
+            let wait = Wait { on: WaitOn::Futex { addr: uaddr, bitset: PI_BITSET }, deadline, on_timeout: Some(Err(Errno::ETIMEDOUT)), on_signal: Errno::ERESTARTNOINTR, rem: 0 };
             sched::block(proc, p, wait)
         }
         FUTEX_UNLOCK_PI => {
@@ -364,14 +388,8 @@ pub fn futex<P: Platform>(proc: &mut Process, p: &mut P, a: [u64; 6]) -> SysResu
                 return Err(Errno::EPERM);
             }
             // The lock goes straight to the first waiter.
-            match proc.threads.futex_queue.iter().position(|q| q.0 == uaddr) {
-                Some(i) => {
-                    let (_, next) = proc.threads.futex_queue[i];
-                    let more = proc.threads.futex_queue.iter().filter(|q| q.0 == uaddr).count() > 1;
-                    UserPtr(uaddr).write(p, &(next | if more { FUTEX_WAITERS } else { 0 }))?;
-                    sched::wake(proc, p, next, Some(Ok(0)));
-                }
-                None => UserPtr(uaddr).write(p, &0u32)?,
+            if !pi_handover(proc, p, uaddr, 0) {
+                UserPtr(uaddr).write(p, &0u32)?;
             }
             Ok(0)
         }

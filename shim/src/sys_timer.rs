@@ -57,7 +57,7 @@ pub fn fire_due<P: Platform>(proc: &mut Process, p: &mut P) {
     }
     let now = p.clock_ns(false);
     let cpu = cpu_now(proc, p);
-    let mut sends: Vec<(Option<Tid>, SigInfo)> = Vec::new();
+    let mut sends: Vec<(i32, Option<Tid>, SigInfo)> = Vec::new();
     for t in proc.timers.iter_mut() {
         let Some(due) = t.due else { continue };
         let at = if t.clock == Clock::Cpu { cpu } else { now };
@@ -65,7 +65,7 @@ pub fn fire_due<P: Platform>(proc: &mut Process, p: &mut P) {
             continue;
         }
         let n = if t.interval > 0 { 1 + (at - due) / t.interval } else { 1 };
-        t.due = (t.interval > 0).then(|| due + n * t.interval);
+        t.due = (t.interval > 0).then(|| due.saturating_add(n.saturating_mul(t.interval)));
         if t.queued {
             t.overrun += n;
             continue;
@@ -82,13 +82,26 @@ pub fn fire_due<P: Platform>(proc: &mut Process, p: &mut P) {
             info.fields[0] = t.id as u32 as u64 | (t.overrun.min(i32::MAX as u64)) << 32;
             info.fields[1] = value;
         }
-        t.queued = t.id >= 0;
-        sends.push((tid, info));
+        sends.push((t.id, tid, info));
     }
-    for (tid, info) in sends {
+    for (id, tid, info) in sends {
         let tid = tid.filter(|&t| proc.thread_mut(t).is_some());
+        let s = info.signo as u32;
+        // A POSIX timer's signal counts as queued only while it is pending:
+        // later expirations add to its overrun until it is taken.
+        let before = pending_anywhere(proc) & crate::signal::bit(s);
         let _ = crate::sys_signal::send(proc, p, tid, info);
+        if id >= 0 && before == 0 && pending_anywhere(proc) & crate::signal::bit(s) != 0 {
+            if let Some(t) = proc.timers.iter_mut().find(|t| t.id == id) {
+                t.queued = true;
+            }
+        }
     }
+}
+
+/// The signals pending for the process or any of its threads.
+fn pending_anywhere(proc: &Process) -> u64 {
+    proc.threads.others.values().chain(core::iter::once(&proc.thread)).fold(proc.signals.pending.set, |m, t| m | t.sig.pending.set)
 }
 
 /// The first deadline among the timers on the wall clocks (CLOCK_MONOTONIC
@@ -108,7 +121,7 @@ pub fn wakeup<P: Platform>(proc: &Process, p: &mut P) -> Option<u64> {
     let cpu = cpu_now(proc, p);
     proc.timers
         .iter()
-        .filter_map(|t| t.due.map(|d| if t.clock == Clock::Cpu { now + d.saturating_sub(cpu) } else { d }))
+        .filter_map(|t| t.due.map(|d| if t.clock == Clock::Cpu { now.saturating_add(d.saturating_sub(cpu)) } else { d }))
         .min()
 }
 
@@ -130,8 +143,8 @@ fn set<P: Platform>(proc: &mut Process, p: &mut P, id: i32, value: u64, interval
     let base = if t.clock == Clock::Cpu { cpu } else { now };
     let old = (t.due.map_or(0, |d| d.saturating_sub(base).max(1)), t.interval);
     t.due = (value != 0).then(|| match (absolute, t.clock) {
-        (false, _) => base + value,
-        (true, Clock::Real) => now + value.saturating_sub(real),
+        (false, _) => base.saturating_add(value),
+        (true, Clock::Real) => now.saturating_add(value.saturating_sub(real)),
         (true, _) => value.max(1),
     });
     t.interval = interval;
@@ -156,7 +169,7 @@ fn tv_ns(tv: &Timeval) -> Result<u64, Errno> {
     if tv.tv_sec < 0 || !(0..1_000_000).contains(&tv.tv_usec) {
         return Err(Errno::EINVAL);
     }
-    Ok(tv.tv_sec as u64 * NSEC_PER_SEC + tv.tv_usec as u64 * 1000)
+    Ok((tv.tv_sec as u64).saturating_mul(NSEC_PER_SEC).saturating_add(tv.tv_usec as u64 * 1000))
 }
 
 fn ns_tv(ns: u64) -> Timeval {

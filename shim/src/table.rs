@@ -71,6 +71,14 @@ fn finish<P: Platform>(proc: &mut Process, p: &mut P, regs: &mut Regs, nr: u64, 
         return Outcome::Block;
     }
     proc.thread.deadline = None;
+    // ppoll, pselect6 and epoll_pwait: their mask goes back before delivery
+    // unless a signal cut them short (then the handler runs under it).
+    let interrupted = matches!(ret, Err(Errno::EINTR | Errno::ERESTARTSYS | Errno::ERESTARTNOHAND | Errno::ERESTARTNOINTR));
+    if !interrupted {
+        if let Some(m) = proc.thread.sig.saved_mask.take() {
+            proc.thread.sig.mask = m;
+        }
+    }
     if proc.trace {
         let a = regs.args();
         let name = Sysno::new(nr as usize).map_or("?", |s| s.name());
