@@ -448,6 +448,14 @@ impl Platform for Machine {
     fn discard(&mut self, addr: u64, len: u64) {
         self.mem.discard(addr, len)
     }
+
+    fn reserve_lazy(&mut self, addr: u64, len: u64) {
+        self.mem.forget_stale(addr, len)
+    }
+
+    fn map_huge(&mut self, addr: u64, prot: u32) -> bool {
+        self.mem.map_huge(addr, prot)
+    }
 }
 
 const PATH_ROOM: usize = 4096;

@@ -22,6 +22,9 @@ const SW_ZERO: u64 = 1 << 11;
 /// page does not free it. An ignored bit of an entry that holds a frame
 /// (in a stale entry, the bits from 52 up hold its generation).
 const SW_ALIAS: u64 = 1 << 52;
+/// A 2 MiB page of program memory mapped on first touch (not the image):
+/// lowering its rights splits it, as Linux would apply them. An ignored bit.
+const USER_HUGE: u64 = 1 << 53;
 /// Entries that hold a frame.
 const HAS_FRAME: u64 = pte::PRESENT | SW_NONE | SW_ZERO;
 /// Discards of at least this many pages zero on first touch, after one
@@ -319,7 +322,7 @@ impl Memory {
         for page in (va..va + len).step_by(PAGE_SIZE as usize) {
             // Lowering rights inside a 2 MiB page (glibc's RELRO) keeps the
             // large page, for the reason given in map(); raising them splits it.
-            if prot != 0 && self.huge_entry(page).is_some_and(|h| Self::grants(h, prot)) {
+            if prot != 0 && self.huge_entry(page).is_some_and(|h| Self::grants(h, prot) && h & USER_HUGE == 0) {
                 continue;
             }
             let (t, i) = self.slot(page, true)?.ok_or(Errno::ENOMEM)?;
@@ -394,6 +397,75 @@ impl Memory {
         if changed {
             self.flush();
         }
+    }
+
+    /// Memory at [va, va+len) will get its frames on first touch: no stale
+    /// translation may remain there (a page unmapped since the last flush,
+    /// whose old frame a cached translation would still reach, so that the
+    /// first touch would not fault). Flushes if one is found.
+    pub fn forget_stale(&mut self, va: u64, len: u64) {
+        let mut page = va;
+        let end = va.saturating_add(len);
+        while page < end {
+            match self.slot(page, false) {
+                Ok(Some((t, i))) => {
+                    if self.needs_flush_before_reuse(read_entry(t, i)) {
+                        self.flush();
+                        return;
+                    }
+                    page += PAGE_SIZE;
+                }
+                // No page table here: skip to the next 2 MiB.
+                _ => page = (page | (abi::layout::HUGE_PAGE_SIZE - 1)) + 1,
+            }
+        }
+    }
+
+    /// Maps a whole 2 MiB page of fresh memory at `va` (2 MiB aligned) with
+    /// `prot`, if no page table is there yet and never-used RAM holds an
+    /// aligned 2 MiB (zero from the host: nothing to clear). One shadow
+    /// fault then covers it, where 4 KiB pages cost one each (~5 us).
+    /// False when it cannot: the caller maps 4 KiB pages.
+    pub fn map_huge(&mut self, va: u64, prot: u32) -> bool {
+        const HUGE: u64 = abi::layout::HUGE_PAGE_SIZE;
+        if prot == 0 || va % HUGE != 0 {
+            return false;
+        }
+        // The page directory slot, creating the tables above it.
+        let mut t = self.pml4;
+        for level in (2..4).rev() {
+            let i = index(va, level);
+            let e = read_entry(t, i);
+            if e & pte::PRESENT == 0 {
+                let Ok(f) = self.alloc_table() else { return false };
+                write_entry(t, i, f | pte::PRESENT | pte::WRITABLE | pte::USER | pte::SET_AD);
+                t = f;
+            } else if e & pte::HUGE != 0 {
+                return false;
+            } else {
+                t = e & pte::ADDR_MASK;
+            }
+        }
+        let i = index(va, 1);
+        if read_entry(t, i) != 0 {
+            return false;
+        }
+        let at = (self.next + HUGE - 1) & !(HUGE - 1);
+        let Some(end) = at.checked_add(HUGE).filter(|&e| e <= self.end) else { return false };
+        if end > self.usable {
+            self.usable = crate::hypercall::grow_memory(end);
+            if end > self.usable {
+                return false;
+            }
+        }
+        // The frames skipped to align go to the free list.
+        for f in (self.next..at).step_by(PAGE_SIZE as usize) {
+            write_entry(f, 0, self.free);
+            self.free = f;
+        }
+        self.next = end;
+        write_entry(t, i, at | leaf_flags(prot) | pte::HUGE | USER_HUGE);
+        true
     }
 
     /// Maps frames someone else owns at `va` (see SW_ALIAS).

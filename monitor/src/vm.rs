@@ -320,7 +320,11 @@ impl Vm {
     fn enter_for_signal(&mut self, mem: &mut GuestMemory, kicked: bool) -> Result<(), VmError> {
         let r = self.vcpu.get_regs().map_err(|e| VmError::Kvm("KVM_GET_REGS", e))?;
         let in_trampoline = r.rip < PAGE_SIZE || CPUID_TRAMPOLINES.iter().any(|&t| (t..t + PAGE_SIZE).contains(&r.rip));
-        if r.rip >= USER_END || in_trampoline || self.signal_entry.0 == 0 {
+        // An exception KVM is about to deliver (the program's page fault)
+        // would hit the kernel's entry instead: let it be delivered first.
+        let ev = self.vcpu.get_vcpu_events().map_err(|e| VmError::Kvm("KVM_GET_VCPU_EVENTS", e))?;
+        let exception_queued = ev.exception.injected != 0 || ev.exception.pending != 0 || ev.nmi.injected != 0;
+        if r.rip >= USER_END || in_trampoline || self.signal_entry.0 == 0 || exception_queued {
             if self.signal_waiting(mem) {
                 host::recheck_soon();
             }

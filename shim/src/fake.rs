@@ -166,6 +166,12 @@ impl Platform for Fake {
         }
     }
 
+    fn reserve_lazy(&mut self, _addr: u64, _len: u64) {}
+
+    fn map_huge(&mut self, _addr: u64, _prot: u32) -> bool {
+        false
+    }
+
     fn take_host_signal(&mut self) -> u32 {
         0
     }

@@ -109,6 +109,12 @@ pub trait Platform {
     fn remap(&mut self, old: u64, new: u64, len: u64);
     /// Replaces the mapped pages of a range with zeroed ones (MADV_DONTNEED).
     fn discard(&mut self, addr: u64, len: u64);
+    /// [addr, addr+len) becomes memory whose frames come on first touch:
+    /// nothing of what was mapped there before may still be reachable.
+    fn reserve_lazy(&mut self, addr: u64, len: u64);
+    /// Maps a fresh zeroed 2 MiB page at `addr` (2 MiB aligned, nothing
+    /// mapped in it yet), if the machine can; false: map 4 KiB pages.
+    fn map_huge(&mut self, addr: u64, prot: u32) -> bool;
 
     /// A signal sent to uk-run that the program has not been given yet (0: none).
     fn take_host_signal(&mut self) -> u32;

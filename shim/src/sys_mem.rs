@@ -15,11 +15,15 @@ const MAP_TYPE: u64 = 0x0f;
 const MAP_FIXED: u64 = 0x10;
 const MAP_ANONYMOUS: u64 = 0x20;
 const MAP_FIXED_NOREPLACE: u64 = 0x100000;
-const MAP_NORESERVE: u64 = 0x4000;
-/// MAP_NORESERVE mappings this large get their frames on first touch: a
-/// page fault each 2 MiB (an exit for the faulting address) instead of
-/// frames for all of it at once, which guest RAM may not even hold.
-const LAZY_MIN: u64 = 32 << 20;
+/// Anonymous mappings this large get their frames on first touch: a page
+/// fault each 2 MiB (an exit for the faulting address) instead of frames
+/// for all of it at once, zeroed at once, which guest RAM may not even
+/// hold. Go's runtime maps 32 MiB at start and touches little of it (that
+/// cost ~10 ms a start); glibc's 8 MiB thread stacks are touched at the top.
+const LAZY_MIN: u64 = 4 << 20;
+/// MAP_POPULATE and MAP_LOCKED: frames at once, as asked.
+const MAP_POPULATE: u64 = 0x8000;
+const MAP_LOCKED: u64 = 0x2000;
 const MREMAP_MAYMOVE: u64 = 1;
 const MREMAP_FIXED: u64 = 2;
 const MREMAP_DONTUNMAP: u64 = 4;
@@ -144,7 +148,8 @@ pub fn mmap<P: Platform>(proc: &mut Process, p: &mut P, addr: u64, len: u64, pro
     };
     let mm = &mut proc.mm;
     let Some(file) = file else {
-        if flags & MAP_NORESERVE != 0 && len >= LAZY_MIN && prot != 0 {
+        if flags & (MAP_POPULATE | MAP_LOCKED) == 0 && len >= LAZY_MIN {
+            p.reserve_lazy(start, len);
             mm.insert(start, Vma { end: start + len, prot: prot as u32, kind: Kind::Lazy });
             return Ok(start);
         }
@@ -280,6 +285,10 @@ pub fn fault_in<P: Platform>(proc: &mut Process, p: &mut P, addr: u64) -> bool {
     }
     let lo = (addr & !(BLOCK - 1)).max(start);
     let hi = ((addr & !(BLOCK - 1)) + BLOCK).min(v.end);
+    // A whole block of the area: one 2 MiB page, if the machine has one.
+    if hi - lo == BLOCK && lo % BLOCK == 0 && p.map_huge(lo, v.prot) {
+        return true;
+    }
     let mut page = lo;
     while page < hi {
         if !p.is_mapped(page) && p.map(page, PAGE_SIZE, v.prot).is_err() {
@@ -348,6 +357,10 @@ pub fn mremap<P: Platform>(proc: &mut Process, p: &mut P, old: u64, old_len: u64
     let keep = old_len.min(new_len);
     if new_len > keep {
         p.map(dest + keep, new_len - keep, first.prot)?;
+    }
+    if first.kind == Kind::Lazy {
+        // Its pages without frames stay so at the new place: no stale translation there.
+        p.reserve_lazy(dest, keep);
     }
     p.remap(old, dest, keep);
     let pieces = mm.carve(old, old + old_len);
