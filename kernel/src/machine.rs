@@ -449,6 +449,10 @@ impl Platform for Machine {
         self.mem.discard(addr, len)
     }
 
+    fn tlb_generation(&self) -> u64 {
+        self.mem.flushes
+    }
+
     fn reserve_lazy(&mut self, addr: u64, len: u64) {
         self.mem.forget_stale(addr, len)
     }

@@ -102,7 +102,7 @@ int main(void)
     printf("signal_raise_ns %.0f\n", best);
 
     double alone = 1e30, shared = 1e30;
-    for (int r = 0; r < 3; r++) {
+    for (int r = 0; r < 5; r++) {
         double t0 = now();
         pthread_t a, b;
         pthread_create(&a, NULL, spin, (void *)1);

@@ -168,6 +168,10 @@ impl Platform for Fake {
 
     fn reserve_lazy(&mut self, _addr: u64, _len: u64) {}
 
+    fn tlb_generation(&self) -> u64 {
+        0
+    }
+
     fn map_huge(&mut self, _addr: u64, _prot: u32) -> bool {
         false
     }

@@ -37,7 +37,16 @@ pub struct Mm {
     /// MAP_SHARED file mappings: start -> (end, file, file offset). Their
     /// pages are written back on msync, munmap, exit and death.
     pub shared: BTreeMap<u64, (u64, alloc::rc::Rc<crate::fd::OpenFile>, u64)>,
+    /// Ranges unmapped since the platform last flushed its cached
+    /// translations (at generation `cooling_gen`): placing a new mapping
+    /// there would cost a flush (an exit), so mmap places it elsewhere while
+    /// there is room (musl frees and maps a thread's stack at every thread).
+    pub cooling: Vec<(u64, u64)>,
+    pub cooling_gen: u64,
 }
+
+/// Cooling ranges kept at most; older ones may be reused (and flushed).
+const MAX_COOLING: usize = 256;
 
 impl Mm {
     pub fn new(regions: &[UserRegion], brk_start: u64) -> Mm {
@@ -51,7 +60,42 @@ impl Mm {
             };
             vmas.insert(r.start, Vma { end: r.end, prot: r.prot, kind });
         }
-        Mm { vmas, brk_start, brk: brk_start, shared: BTreeMap::new() }
+        Mm { vmas, brk_start, brk: brk_start, shared: BTreeMap::new(), cooling: Vec::new(), cooling_gen: 0 }
+    }
+
+    /// [start, end) was unmapped; `gen` is the platform's flush count.
+    pub fn cool(&mut self, start: u64, end: u64, gen: u64) {
+        self.forget_cooled(gen);
+        if self.cooling.len() >= MAX_COOLING {
+            self.cooling.remove(0);
+        }
+        self.cooling.push((start, end));
+    }
+
+    /// After a flush nothing is stale any more.
+    pub fn forget_cooled(&mut self, gen: u64) {
+        if gen != self.cooling_gen {
+            self.cooling.clear();
+            self.cooling_gen = gen;
+        }
+    }
+
+    /// [`Mm::find_free`], avoiding the cooling ranges while another gap has room.
+    pub fn find_free_cool(&mut self, len: u64, gen: u64) -> Option<u64> {
+        self.forget_cooled(gen);
+        if self.cooling.is_empty() {
+            return self.find_free(len);
+        }
+        let mut busy: Vec<(u64, u64)> = self.vmas.range(..USER_MMAP_TOP).map(|(s, v)| (*s, v.end)).chain(self.cooling.iter().copied()).collect();
+        busy.sort_unstable();
+        let mut top = USER_MMAP_TOP;
+        for &(s, e) in busy.iter().rev() {
+            if e <= top && top - e >= len {
+                return Some(top - len);
+            }
+            top = top.min(s);
+        }
+        (top >= len + 0x10000).then(|| top - len).or_else(|| self.find_free(len))
     }
 
     /// The areas overlapping [start, end).

@@ -109,6 +109,9 @@ pub trait Platform {
     fn remap(&mut self, old: u64, new: u64, len: u64);
     /// Replaces the mapped pages of a range with zeroed ones (MADV_DONTNEED).
     fn discard(&mut self, addr: u64, len: u64);
+    /// How many times cached translations were flushed so far (memory
+    /// unmapped before the last flush can be mapped again without one).
+    fn tlb_generation(&self) -> u64;
     /// [addr, addr+len) becomes memory whose frames come on first touch:
     /// nothing of what was mapped there before may still be reachable.
     fn reserve_lazy(&mut self, addr: u64, len: u64);

@@ -143,7 +143,7 @@ pub fn mmap<P: Platform>(proc: &mut Process, p: &mut P, addr: u64, len: u64, pro
         if hint >= 0x10000 && hint.checked_add(len).is_some_and(|e| e <= USER_END) && mm.is_free(hint, hint + len) {
             hint
         } else {
-            mm.find_free(len).ok_or(Errno::ENOMEM)?
+            mm.find_free_cool(len, p.tlb_generation()).ok_or(Errno::ENOMEM)?
         }
     };
     let mm = &mut proc.mm;
@@ -217,6 +217,7 @@ fn unmap_range<P: Platform>(proc: &mut Process, p: &mut P, start: u64, end: u64)
     forget_shared(proc, p, start, end);
     proc.mm.carve(start, end);
     p.unmap(start, end - start);
+    proc.mm.cool(start, end, p.tlb_generation());
 }
 
 /// Before the whole address space goes (execve): every MAP_SHARED page back
