@@ -252,7 +252,12 @@ pub fn poll_items<P: Platform>(proc: &mut Process, p: &mut P, items: &[(i32, u16
         // Nothing else can happen in the guest meanwhile: wait in the host's poll.
         let ms = deadline.map_or(-1, |d| (d - now).div_ceil(1_000_000).min(i32::MAX as u64) as i32);
         let r = p.host_poll(host, ms);
-        proc.blocked_ns += p.clock_ns(false).saturating_sub(now);
+        let after = p.clock_ns(false);
+        proc.blocked_ns += after.saturating_sub(now);
+        if r == [0; 3] && deadline.is_none_or(|d| after < d) {
+            // Cut short by a signal sent to uk-run: EINTR if a handler runs, else again.
+            return Err(Errno::ERESTARTNOHAND);
+        }
         r
     } else {
         p.host_poll(host, 0)

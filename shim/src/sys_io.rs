@@ -101,7 +101,9 @@ pub fn read<P: Platform>(proc: &mut Process, p: &mut P, fd: u64, buf: u64, len: 
             }
             let mut chunk = alloc::vec![0u8; len.min(64 << 10) as usize];
             let t0 = p.clock_ns(false);
-            let n = p.host_read(host_fd, &mut chunk)?;
+            // Cut short by a signal sent to uk-run: restarted, or EINTR if a
+            // handler without SA_RESTART runs, as Linux does.
+            let n = p.host_read(host_fd, &mut chunk).map_err(|e| if e == Errno::EINTR { Errno::ERESTARTSYS } else { e })?;
             proc.blocked_ns += p.clock_ns(false).saturating_sub(t0);
             p.write_user(buf, &chunk[..n])?;
             Ok(n as u64)
