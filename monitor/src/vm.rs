@@ -42,11 +42,14 @@ pub enum Outcome {
 pub struct ExitCounts {
     pub by_port: [u64; Port::ALL.len()],
     pub other: u64,
+    /// Stops of the program in its own code at the guest's wake-up time
+    /// (time slices, timers): each is an exit too.
+    pub kicks: u64,
 }
 
 impl ExitCounts {
     pub fn total(&self) -> u64 {
-        self.by_port.iter().sum::<u64>() + self.other
+        self.by_port.iter().sum::<u64>() + self.other + self.kicks
     }
 
     pub fn describe(&self) -> String {
@@ -59,6 +62,9 @@ impl ExitCounts {
         }
         if self.other > 0 {
             parts.push(format!("other={}", self.other));
+        }
+        if self.kicks > 0 {
+            parts.push(format!("stops={}", self.kicks));
         }
         format!("exits={} ({})", self.total(), parts.join(" "))
     }
@@ -396,6 +402,9 @@ impl Vm {
             };
             let Some(exit) = step else {
                 let kicked = host::take_kick();
+                if kicked {
+                    exits.kicks += 1;
+                }
                 if self.signal_waiting(mem) || kicked {
                     self.enter_for_signal(mem, kicked)?;
                 }
