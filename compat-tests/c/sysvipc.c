@@ -20,6 +20,7 @@
 #include <sys/ipc.h>
 #include <sys/msg.h>
 #include <sys/sem.h>
+#include <sys/mman.h>
 #include <sys/shm.h>
 #include <time.h>
 #include <unistd.h>
@@ -42,6 +43,14 @@ static void *msg_sender(void *arg)
 static const char *err(int r)
 {
     return r == -1 ? strerror(errno) : "ok";
+}
+
+static void *msg_remover(void *arg)
+{
+    (void)arg;
+    usleep(20000);
+    msgctl(qid, IPC_RMID, NULL);
+    return NULL;
 }
 
 static int mode_msg(void)
@@ -77,6 +86,15 @@ static int mode_msg(void)
     m.type = 0;
     printf("msg: type 0 refused: %s\n", err(msgsnd(qid, &m, 1, 0)));
     printf("msg: IPC_RMID: %s; then: %s\n", err(msgctl(qid, IPC_RMID, NULL)), err(msgsnd(qid, &m, 1, 0)));
+    qid = msgget(IPC_PRIVATE, IPC_CREAT | 0600);
+    pthread_create(&t, NULL, msg_remover, NULL);
+    n = msgrcv(qid, &m, sizeof m.text, 0, 0);
+    pthread_join(t, NULL);
+    printf("msg: a receiver waiting when its queue is removed: %s\n", n == -1 && errno == EIDRM ? "EIDRM" : "?");
+    struct msginfo mi;
+    memset(&mi, 0, sizeof mi);
+    int ir = msgctl(0, IPC_INFO, (struct msqid_ds *)&mi);
+    printf("msg: IPC_INFO: %d, msgmax %d msgmnb %d\n", ir >= 0, mi.msgmax, mi.msgmnb);
     int k = msgget(0x5eed, IPC_CREAT | IPC_EXCL | 0600);
     printf("msg: keyed queue found again: %d; IPC_EXCL: %s\n", msgget(0x5eed, 0) == k,
            err(msgget(0x5eed, IPC_CREAT | IPC_EXCL | 0600)));
@@ -173,6 +191,12 @@ static int mode_shm(void)
     printf("shm: detach a second time: %s\n", err(shmdt(a)));
     shmdt(b);
     printf("shm: gone after the last detach: %s\n", err(shmctl(id, IPC_STAT, &ds)));
+    int id2 = shmget(IPC_PRIVATE, 8192, IPC_CREAT | 0600);
+    void *a2 = shmat(id2, NULL, 0);
+    munmap(a2, 8192);
+    shmctl(id2, IPC_STAT, &ds);
+    printf("shm: munmap of an attach detaches it: attaches %lu\n", (unsigned long)ds.shm_nattch);
+    shmctl(id2, IPC_RMID, NULL);
     return 0;
 }
 

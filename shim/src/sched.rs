@@ -32,8 +32,8 @@ pub enum WaitOn {
     Nothing,
     /// One of these signals becoming pending (rt_sigtimedwait): the syscall runs again.
     Signals(u64),
-    /// A thread's exit (its tid).
-    Exit(Tid),
+    /// A change to a SysV IPC object (its id): the syscall runs again.
+    Ipc(i32),
 }
 
 #[derive(Debug, Clone, Copy)]

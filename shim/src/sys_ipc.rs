@@ -21,6 +21,9 @@ const IPC_STAT: u64 = 2;
 const IPC_INFO: u64 = 3;
 /// glibc may add IPC_64 to the command; x86-64 has only the 64-bit layouts.
 const IPC_64: u64 = 0x100;
+const MSG_INFO: u64 = 12;
+const SEM_INFO: u64 = 19;
+const SHM_INFO: u64 = 14;
 
 /// Limits as Linux's defaults.
 const MSGMNB: u64 = 16384;
@@ -87,7 +90,7 @@ pub struct Ipc {
     sems: BTreeMap<i32, SemSet>,
     segs: BTreeMap<i32, Segment>,
     /// shmat address -> (segment id, length).
-    attaches: BTreeMap<u64, (i32, u64)>,
+    pub(crate) attaches: BTreeMap<u64, (i32, u64)>,
     next: i32,
 }
 
@@ -125,9 +128,35 @@ fn get<T>(map: &BTreeMap<i32, T>, key: i32, flags: u64, perm: impl Fn(&T) -> Per
     }
 }
 
-fn wait<P: Platform>(proc: &mut Process, p: &mut P, deadline: Option<u64>) -> SysResult {
-    let w = Wait { on: WaitOn::Io { host: [0; 3] }, deadline, on_timeout: Some(Err(Errno::EAGAIN)), on_signal: Errno::EINTR, rem: 0 };
+/// Waits until IPC object `id` changes (then the call runs again) or is
+/// removed (EIDRM).
+fn wait<P: Platform>(proc: &mut Process, p: &mut P, id: i32, deadline: Option<u64>) -> SysResult {
+    let w = Wait { on: WaitOn::Ipc(id), deadline, on_timeout: Some(Err(Errno::EAGAIN)), on_signal: Errno::EINTR, rem: 0 };
     sched::block(proc, p, w)
+}
+
+/// Object `id` changed (`removed`: it is gone): its waiters run again, or answer EIDRM.
+fn changed<P: Platform>(proc: &mut Process, p: &mut P, id: i32, removed: bool) {
+    let waiting: Vec<crate::sched::Tid> = core::iter::once(&proc.thread)
+        .chain(proc.threads.others.values())
+        .filter(|t| matches!(t.wait, Some(Wait { on: WaitOn::Ipc(w), .. }) if w == id))
+        .map(|t| t.tid)
+        .collect();
+    for tid in waiting {
+        sched::wake(proc, p, tid, removed.then_some(Err(Errno::EIDRM)));
+    }
+}
+
+/// IPC_INFO's answer: the limits, as `ints` 32-bit words (msginfo,
+/// seminfo) or the shminfo64 layout, and the highest id in use.
+fn info<P: Platform>(p: &mut P, buf: u64, words: &[u64], wide: bool, highest: i32) -> SysResult {
+    let bytes: Vec<u8> = if wide {
+        words.iter().flat_map(|w| w.to_le_bytes()).collect()
+    } else {
+        words.iter().flat_map(|w| (*w as u32).to_le_bytes()).collect()
+    };
+    p.write_user(buf, &bytes)?;
+    Ok(highest.max(0) as u64)
 }
 
 pub fn msgget<P: Platform>(proc: &mut Process, p: &mut P, key: u64, flags: u64) -> SysResult {
@@ -157,13 +186,13 @@ pub fn msgsnd<P: Platform>(proc: &mut Process, p: &mut P, id: u64, msgp: u64, si
         if flags & IPC_NOWAIT != 0 {
             return Err(Errno::EAGAIN);
         }
-        return wait(proc, p, None);
+        return wait(proc, p, id as i32, None);
     }
     q.bytes += size;
     q.msgs.push_back((mtype, text));
     q.times[0] = now;
     q.pids[0] = pid;
-    sched::wake_io(proc, p);
+    changed(proc, p, id as i32, false);
     Ok(0)
 }
 
@@ -191,7 +220,7 @@ pub fn msgrcv<P: Platform>(proc: &mut Process, p: &mut P, id: u64, msgp: u64, si
         if flags & IPC_NOWAIT != 0 {
             return Err(Errno::ENOMSG);
         }
-        return wait(proc, p, None);
+        return wait(proc, p, id as i32, None);
     };
     if q.msgs[i].1.len() as u64 > size && flags & MSG_NOERROR == 0 {
         return Err(Errno::E2BIG);
@@ -203,14 +232,16 @@ pub fn msgrcv<P: Platform>(proc: &mut Process, p: &mut P, id: u64, msgp: u64, si
     let n = (text.len() as u64).min(size);
     UserPtr(msgp).write(p, &mt)?;
     p.write_user(msgp + 8, &text[..n as usize])?;
-    sched::wake_io(proc, p);
+    changed(proc, p, id as i32, false);
     Ok(n)
 }
 
 pub fn msgctl<P: Platform>(proc: &mut Process, p: &mut P, id: u64, cmd: u64, buf: u64) -> SysResult {
     let cmd = cmd & !IPC_64;
-    if cmd == IPC_INFO {
-        return Ok(proc.ipc.queues.keys().max().copied().unwrap_or(0) as u64);
+    if cmd == IPC_INFO || cmd == MSG_INFO {
+        // struct msginfo: msgpool, msgmap, msgmax, msgmnb, msgmni, msgssz, msgtql, msgseg.
+        let highest = proc.ipc.queues.keys().max().copied().unwrap_or(0);
+        return info(p, buf, &[32000, 32000, MSGMAX, MSGMNB, 32000, 16, 32000, 0xffff], false, highest);
     }
     let now = secs(p);
     let q = proc.ipc.queues.get_mut(&(id as i32)).ok_or(Errno::EINVAL)?;
@@ -239,7 +270,7 @@ pub fn msgctl<P: Platform>(proc: &mut Process, p: &mut P, id: u64, cmd: u64, buf
         }
         IPC_RMID => {
             proc.ipc.queues.remove(&(id as i32));
-            sched::wake_io(proc, p);
+            changed(proc, p, id as i32, true);
             Ok(0)
         }
         _ => Err(Errno::EINVAL),
@@ -321,7 +352,7 @@ pub fn semtimedop<P: Platform>(proc: &mut Process, p: &mut P, id: u64, sops: u64
             return Err(Errno::EAGAIN);
         }
         proc.thread.deadline = deadline;
-        return wait(proc, p, deadline);
+        return wait(proc, p, id as i32, deadline);
     }
     for (slot, v) in s.vals.iter_mut().zip(vals) {
         slot.0 = v;
@@ -330,7 +361,7 @@ pub fn semtimedop<P: Platform>(proc: &mut Process, p: &mut P, id: u64, sops: u64
         s.vals[num as usize].1 = pid;
     }
     s.times[0] = now;
-    sched::wake_io(proc, p);
+    changed(proc, p, id as i32, false);
     Ok(0)
 }
 
@@ -343,8 +374,10 @@ pub fn semctl<P: Platform>(proc: &mut Process, p: &mut P, id: u64, num: u64, cmd
     const SETVAL: u64 = 16;
     const SETALL: u64 = 17;
     let cmd = cmd & !IPC_64;
-    if cmd == IPC_INFO {
-        return Ok(proc.ipc.sems.keys().max().copied().unwrap_or(0) as u64);
+    if cmd == IPC_INFO || cmd == SEM_INFO {
+        // struct seminfo: semmap, semmni, semmns, semmnu, semmsl, semopm, semume, semusz, semvmx, semaem.
+        let highest = proc.ipc.sems.keys().max().copied().unwrap_or(0);
+        return info(p, arg, &[32000, 32000, 1 << 30, 32000, SEMMSL, 500, 500, 20, SEMVMX as u64, 32767], false, highest);
     }
     let now = secs(p);
     let s = proc.ipc.sems.get_mut(&(id as i32)).ok_or(Errno::EINVAL)?;
@@ -404,11 +437,12 @@ pub fn semctl<P: Platform>(proc: &mut Process, p: &mut P, id: u64, num: u64, cmd
         }
         IPC_RMID => {
             proc.ipc.sems.remove(&(id as i32));
-            Ok(0)
+            changed(proc, p, id as i32, true);
+            return Ok(0);
         }
         _ => Err(Errno::EINVAL),
     };
-    sched::wake_io(proc, p);
+    changed(proc, p, id as i32, false);
     r
 }
 
@@ -493,8 +527,10 @@ pub fn shmctl<P: Platform>(proc: &mut Process, p: &mut P, id: u64, cmd: u64, buf
     const SHM_UNLOCK: u64 = 12;
     const SHM_DEST: u32 = 0o1000;
     let cmd = cmd & !IPC_64;
-    if cmd == IPC_INFO {
-        return Ok(proc.ipc.segs.keys().max().copied().unwrap_or(0) as u64);
+    if cmd == IPC_INFO || cmd == SHM_INFO {
+        // struct shminfo64: shmmax, shmmin, shmmni, shmseg, shmall, 4 unused.
+        let highest = proc.ipc.segs.keys().max().copied().unwrap_or(0);
+        return info(p, buf, &[SHMMAX, 1, 4096, 4096, SHMMAX / PAGE_SIZE, 0, 0, 0, 0], true, highest);
     }
     let now = secs(p);
     let seg = proc.ipc.segs.get_mut(&(id as i32)).ok_or(Errno::EINVAL)?;
@@ -538,6 +574,14 @@ pub fn shmctl<P: Platform>(proc: &mut Process, p: &mut P, id: u64, cmd: u64, buf
         }
         SHM_LOCK | SHM_UNLOCK => Ok(0),
         _ => Err(Errno::EINVAL),
+    }
+}
+
+/// munmap (or a MAP_FIXED mapping) over a segment's attach ends that attach.
+pub fn unmapped<P: Platform>(proc: &mut Process, p: &mut P, start: u64, end: u64) {
+    let gone: Vec<u64> = proc.ipc.attaches.iter().filter(|(&a, &(_, len))| a < end && a + len > start).map(|(&a, _)| a).collect();
+    for at in gone {
+        let _ = shmdt(proc, p, at);
     }
 }
 

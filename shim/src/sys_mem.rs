@@ -213,6 +213,9 @@ fn forget_shared<P: Platform>(proc: &mut Process, p: &mut P, start: u64, end: u6
 
 /// Unmaps [start, end), its MAP_SHARED pages written back to their files first.
 fn unmap_range<P: Platform>(proc: &mut Process, p: &mut P, start: u64, end: u64) {
+    if !proc.ipc.attaches.is_empty() {
+        crate::sys_ipc::unmapped(proc, p, start, end);
+    }
     write_back(proc, p, start, end);
     forget_shared(proc, p, start, end);
     proc.mm.carve(start, end);
