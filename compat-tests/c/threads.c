@@ -12,6 +12,8 @@
  *   threads exit       pthread_exit from main while another thread finishes the work
  *   threads preempt    main spins, with no syscall, until a new thread sets a flag: only
  *                      preemption lets that thread run on uk-run's one vCPU
+ *   threads exec       a second thread execs /proc/self/exe while a third sleeps: the new
+ *                      program runs alone, as the process's first thread
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -20,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 static pthread_mutex_t m = PTHREAD_MUTEX_INITIALIZER;
@@ -380,6 +383,40 @@ static int mode_preempt(void)
     return 0;
 }
 
+static char **exec_argv;
+
+static void *exec_runner(void *arg)
+{
+    (void)arg;
+    char *args[] = { exec_argv[0], "exec-child", NULL };
+    execv("/proc/self/exe", args);
+    perror("execv");
+    return NULL;
+}
+
+static void *long_sleeper(void *arg)
+{
+    (void)arg;
+    sleep(100);
+    return NULL;
+}
+
+static int mode_exec(char **argv)
+{
+    exec_argv = argv;
+    pthread_t s, t;
+    pthread_create(&s, NULL, long_sleeper, NULL);
+    pthread_create(&t, NULL, exec_runner, NULL);
+    pthread_join(t, NULL);
+    return 1;
+}
+
+static int mode_exec_child(void)
+{
+    printf("exec: the new program's pid is its thread id: %d\n", getpid() == (pid_t)syscall(SYS_gettid));
+    return 7;
+}
+
 int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -402,6 +439,10 @@ int main(int argc, char **argv)
         return mode_exit();
     if (!strcmp(mode, "preempt"))
         return mode_preempt();
+    if (!strcmp(mode, "exec"))
+        return mode_exec(argv);
+    if (!strcmp(mode, "exec-child"))
+        return mode_exec_child();
     fprintf(stderr, "usage: %s pingpong|many|tls|cancel|robust|pi|sync|exit|preempt\n", argv[0]);
     return 2;
 }

@@ -27,6 +27,7 @@ c_modes!("threads":
     threads_barrier_rwlock_semaphore_once => "sync",
     threads_main_exits_first => "exit",
     threads_spinning_thread_is_preempted => "preempt",
+    threads_execve_from_a_second_thread => "exec",
 );
 
 c_modes!("handlers":
