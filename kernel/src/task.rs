@@ -14,6 +14,10 @@ use shim::Regs;
 
 /// Bytes of kernel stack per thread after the first (which has the boot stack).
 pub const STACK_SIZE: u64 = 64 << 10;
+/// Written at the bottom of each thread's kernel stack and checked at every
+/// switch away from it: the stacks lie back to back with no guard page, so
+/// an overflow would otherwise corrupt the neighbour silently.
+const CANARY: u64 = 0x756b_2d72_756e_2121;
 
 /// An FPU image, 64-byte aligned as xsave needs.
 pub struct FpuArea {
@@ -108,6 +112,7 @@ impl Tasks {
         let sp = frame - 7 * 8;
         // SAFETY: [base, top) is a kernel stack no thread uses, in the direct map.
         unsafe {
+            (base as *mut u64).write(CANARY);
             (frame as *mut Regs).write(*regs);
             for i in 0..6 {
                 ((sp + 8 * i) as *mut u64).write(0);
@@ -178,6 +183,10 @@ pub fn switch_to(tasks: *mut Tasks, next: u32) {
     let cur_dead = t.dead.contains(&cur);
     let save: *mut u64 = match t.map.get_mut(&cur) {
         Some(c) if !cur_dead => {
+            // SAFETY: the stack's lowest word, written by spawn.
+            if c.stack.is_some_and(|b| unsafe { (b as *const u64).read() } != CANARY) {
+                crate::kernel_panic("a thread's kernel stack overflowed");
+            }
             c.fs = arch::fs_base();
             // SAFETY: the area has fpu_size bytes, 64-byte aligned.
             unsafe { arch::fpu_save(c.fpu.bytes().as_mut_ptr(), xsave) };
