@@ -52,6 +52,25 @@ pub struct TrapFrame {
     pub ss: u64,
 }
 
+impl TrapFrame {
+    /// The program's registers at the exception.
+    pub fn regs(&self) -> shim::Regs {
+        let f = self;
+        shim::Regs::from_words([
+            f.r8, f.r9, f.r10, f.r11, f.r12, f.r13, f.r14, f.r15, f.rdi, f.rsi, f.rbp, f.rbx, f.rdx, f.rax, f.rcx, f.rsp, f.rip,
+            f.rflags,
+        ])
+    }
+
+    /// Returns from the exception with `r` (a signal handler's frame).
+    pub fn set_regs(&mut self, r: &shim::Regs) {
+        let w = r.words();
+        [self.r8, self.r9, self.r10, self.r11, self.r12, self.r13, self.r14, self.r15] = w[..8].try_into().unwrap_or([0; 8]);
+        [self.rdi, self.rsi, self.rbp, self.rbx, self.rdx, self.rax, self.rcx, self.rsp, self.rip, self.rflags] =
+            w[8..].try_into().unwrap_or([0; 10]);
+    }
+}
+
 global_asm!(
     r#"
     .section .text.entry, "ax"

@@ -50,8 +50,11 @@ static PROGRAM_STARTED: core::sync::atomic::AtomicBool = core::sync::atomic::Ato
 /// The kernel's state.
 ///
 /// One vCPU, no interrupts, and the kernel is entered only from the program
-/// (syscall, exception), never from itself, except by a fault in kernel code,
-/// which only reports and ends the VM: so one `&mut` is live at a time.
+/// (syscall, exception) or by the monitor when the program runs its own code
+/// (uk_interrupted), never from itself, except by a fault in kernel code,
+/// which only reports and ends the VM. Threads switch only where the caller
+/// holds no reference from an earlier call (uk_syscall, uk_interrupted): so
+/// one `&mut` is live at a time.
 pub fn kernel() -> &'static mut Kernel {
     // SAFETY: initialised in kmain before the program (the only caller of
     // syscalls and exceptions) first runs; exclusive as argued above.
@@ -125,7 +128,6 @@ pub extern "C" fn kmain(boot: &'static BootInfo) -> ! {
     // SAFETY: HEAP is used by nothing but the allocator, set up once here.
     unsafe { ALLOCATOR.small.lock().init(core::ptr::addr_of_mut!(HEAP) as *mut u8, HEAP_SIZE) };
     hypercall::init(boot.kernel_phys);
-    HOST_SIGNAL.store(&boot.host_signal as *const u32 as u64, core::sync::atomic::Ordering::Relaxed);
     BOOT.store(boot as *const BootInfo as u64, core::sync::atomic::Ordering::Relaxed);
     arch::set_kstack_top(arch::boot_kstack_top());
     if boot.version != abi::hc::ABI_VERSION {
@@ -205,18 +207,18 @@ fn install_exception_gates() {
     unsafe { ((low_virt(TSS_PHYS) + 0x24) as *mut u64).write_unaligned(ist_top) };
 }
 
-/// Where a signal sent to uk-run waits for the program (BootInfo::host_signal).
-static HOST_SIGNAL: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
 /// The boot information, for the words the monitor and the kernel share
 /// while the program runs (kicked, wakeup_ns, interrupted).
 static BOOT: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
 
 /// Takes a signal the monitor left for the program, if any.
 pub fn take_host_signal() -> u32 {
-    let at = HOST_SIGNAL.load(core::sync::atomic::Ordering::Relaxed) as *mut u32;
-    if at.is_null() {
+    let b = boot_info();
+    if b.is_null() {
         return 0;
     }
+    // SAFETY: the boot information lives for the whole run.
+    let at = unsafe { core::ptr::addr_of_mut!((*b).host_signal) };
     // SAFETY: the boot information lives for the whole run; the monitor
     // writes the word only while the vCPU is stopped.
     unsafe {
@@ -323,11 +325,7 @@ pub extern "C" fn uk_interrupted(f: &mut SyscallFrame) {
         core::ptr::addr_of_mut!((*b).kicked).write_volatile(0);
         (r, kicked)
     };
-    *f = shim::Regs {
-        r8: regs[0], r9: regs[1], r10: regs[2], r11: regs[3], r12: regs[4], r13: regs[5], r14: regs[6], r15: regs[7],
-        rdi: regs[8], rsi: regs[9], rbp: regs[10], rbx: regs[11], rdx: regs[12], rax: regs[13], rcx: regs[14],
-        rsp: regs[15], rip: regs[16], rflags: regs[17],
-    };
+    *f = shim::Regs::from_words(regs);
     let k = kernel();
     let sig = take_host_signal();
     if sig != 0 {

@@ -65,14 +65,9 @@ pub extern "C" fn uk_exception(f: &mut TrapFrame) {
     // The fault's signal: its handler runs on a frame (and may return,
     // or longjmp out), or the default action ends the program, after what
     // it wrote to shared file mappings reaches the files.
-    let mut regs = shim::Regs {
-        r8: f.r8, r9: f.r9, r10: f.r10, r11: f.r11, r12: f.r12, r13: f.r13, r14: f.r14, r15: f.r15, rdi: f.rdi,
-        rsi: f.rsi, rbp: f.rbp, rbx: f.rbx, rdx: f.rdx, rax: f.rax, rcx: f.rcx, rsp: f.rsp, rip: f.rip, rflags: f.rflags,
-    };
+    let mut regs = f.regs();
     shim::fault(&mut k.proc, &mut k.machine, &mut regs, info);
-    (f.r8, f.r9, f.r10, f.r11, f.r12, f.r13, f.r14, f.r15) = (regs.r8, regs.r9, regs.r10, regs.r11, regs.r12, regs.r13, regs.r14, regs.r15);
-    (f.rdi, f.rsi, f.rbp, f.rbx, f.rdx, f.rax, f.rcx) = (regs.rdi, regs.rsi, regs.rbp, regs.rbx, regs.rdx, regs.rax, regs.rcx);
-    (f.rsp, f.rip, f.rflags) = (regs.rsp, regs.rip, regs.rflags);
+    f.set_regs(&regs);
 }
 
 /// Maps more stack when a fault lands just below it, within the limit.

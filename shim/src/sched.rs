@@ -50,6 +50,19 @@ pub struct Wait {
     pub rem: u64,
 }
 
+impl Wait {
+    /// A wait whose timeout (if any) answers `on_timeout`.
+    pub fn new(on: WaitOn, deadline: Option<u64>, on_timeout: Option<SysResult>, on_signal: Errno) -> Wait {
+        Wait { on, deadline, on_timeout, on_signal, rem: 0 }
+    }
+
+    /// A wait for another thread's I/O or these host stdio events, after
+    /// which the syscall runs again.
+    pub fn io(host: [u16; 3], deadline: Option<u64>, on_signal: Errno) -> Wait {
+        Wait::new(WaitOn::Io { host }, deadline, None, on_signal)
+    }
+}
+
 /// A thread's own state.
 #[derive(Debug, Clone)]
 pub struct Thread {
@@ -64,10 +77,6 @@ pub struct Thread {
     pub deadline: Option<u64>,
     /// The thread name (PR_SET_NAME), NUL-padded.
     pub comm: [u8; 16],
-    /// CLOCK_MONOTONIC when it started, and nanoseconds spent waiting since.
-    pub start_ns: u64,
-    pub blocked_ns: u64,
-    pub blocked_since: u64,
     /// CPU time used before it last started running, and when that was.
     pub cpu_ns: u64,
     pub ran_since: u64,
@@ -85,9 +94,6 @@ impl Thread {
             woken: None,
             deadline: None,
             comm,
-            start_ns: now,
-            blocked_ns: 0,
-            blocked_since: 0,
             cpu_ns: 0,
             ran_since: now,
             exited: false,
@@ -133,10 +139,9 @@ impl Process {
 
 /// The running thread waits: `wait` is kept in it and the syscall answers
 /// EBLOCK (see the module's text).
-pub fn block<P: Platform>(proc: &mut Process, p: &mut P, wait: Wait) -> SysResult {
+pub fn block(proc: &mut Process, wait: Wait) -> SysResult {
     proc.thread.wait = Some(wait);
     proc.thread.woken = None;
-    proc.thread.blocked_since = p.clock_ns(false);
     if let WaitOn::Futex { addr, .. } = wait.on {
         proc.threads.futex_queue.push((addr, proc.thread.tid));
     }
@@ -144,24 +149,20 @@ pub fn block<P: Platform>(proc: &mut Process, p: &mut P, wait: Wait) -> SysResul
 }
 
 /// Ends the wait of thread `tid` with `result` (None: the syscall runs again).
-pub fn wake<P: Platform>(proc: &mut Process, p: &mut P, tid: Tid, result: Option<SysResult>) {
-    let now = p.clock_ns(false);
-    let running = proc.thread.tid;
+pub fn wake(proc: &mut Process, tid: Tid, result: Option<SysResult>) {
     let Some(t) = proc.thread_mut(tid) else { return };
     let Some(w) = t.wait.take() else { return };
     t.woken = result;
-    t.blocked_ns += now.saturating_sub(t.blocked_since);
     if let WaitOn::Futex { .. } = w.on {
         proc.threads.futex_queue.retain(|&(_, q)| q != tid);
     }
-    let _ = running;
     if !proc.threads.runq.contains(&tid) {
         proc.threads.runq.push_back(tid);
     }
 }
 
 /// Wakes every thread waiting for another thread's I/O (pipes, closes): their syscalls run again.
-pub fn wake_io<P: Platform>(proc: &mut Process, p: &mut P) {
+pub fn wake_io(proc: &mut Process) {
     proc.threads.io_gen += 1;
     let waiting: Vec<Tid> = proc
         .threads
@@ -171,7 +172,7 @@ pub fn wake_io<P: Platform>(proc: &mut Process, p: &mut P) {
         .map(|t| t.tid)
         .collect();
     for tid in waiting {
-        wake(proc, p, tid, None);
+        wake(proc, tid, None);
     }
 }
 
@@ -198,7 +199,7 @@ pub fn signal_wakes<P: Platform>(proc: &mut Process, p: &mut P, tid: Option<Tid>
         };
         if let WaitOn::Signals(set) = w.on {
             if set & b != 0 {
-                wake(proc, p, t, None);
+                wake(proc, t, None);
                 return;
             }
         }
@@ -208,7 +209,7 @@ pub fn signal_wakes<P: Platform>(proc: &mut Process, p: &mut P, tid: Option<Tid>
                 let left = d.saturating_sub(p.clock_ns(false));
                 let _ = crate::user::UserPtr(w.rem).write(p, &crate::time::to_timespec(left));
             }
-            wake(proc, p, t, Some(Err(e)));
+            wake(proc, t, Some(Err(e)));
             return;
         }
     }
@@ -263,7 +264,7 @@ fn expire<P: Platform>(proc: &mut Process, p: &mut P) {
         .filter_map(|t| t.wait.filter(|w| w.deadline.is_some_and(|d| d <= now)).map(|w| (t.tid, w.on_timeout)))
         .collect();
     for (tid, r) in due {
-        wake(proc, p, tid, r);
+        wake(proc, tid, r);
     }
 }
 
@@ -309,7 +310,7 @@ fn idle<P: Platform>(proc: &mut Process, p: &mut P) {
             .map(|t| t.tid)
             .collect();
         for tid in waiting {
-            wake(proc, p, tid, None);
+            wake(proc, tid, None);
         }
     }
 }
@@ -332,11 +333,11 @@ pub fn end_others<P: Platform>(proc: &mut Process, p: &mut P) {
 }
 
 /// sched_yield: the others that can run go first.
-pub fn yield_now<P: Platform>(proc: &mut Process, p: &mut P) -> SysResult {
+pub fn yield_now(proc: &mut Process) -> SysResult {
     if !proc.others_runnable() {
         return Ok(0);
     }
-    block(proc, p, Wait { on: WaitOn::Nothing, deadline: Some(0), on_timeout: Some(Ok(0)), on_signal: Errno::ERESTARTNOHAND, rem: 0 })
+    block(proc, Wait::new(WaitOn::Nothing, Some(0), Some(Ok(0)), Errno::ERESTARTNOHAND))
 }
 
 /// When the monitor must stop the program in its own code (None: never):

@@ -185,6 +185,22 @@ pub struct Regs {
 }
 
 impl Regs {
+    /// The registers as sigcontext's 18 words (r8 .. r15, rdi, rsi, rbp,
+    /// rbx, rdx, rax, rcx, rsp, rip, rflags), as BootInfo::interrupted too.
+    pub fn words(&self) -> [u64; 18] {
+        [
+            self.r8, self.r9, self.r10, self.r11, self.r12, self.r13, self.r14, self.r15, self.rdi, self.rsi, self.rbp,
+            self.rbx, self.rdx, self.rax, self.rcx, self.rsp, self.rip, self.rflags,
+        ]
+    }
+
+    pub fn from_words(r: [u64; 18]) -> Regs {
+        Regs {
+            r8: r[0], r9: r[1], r10: r[2], r11: r[3], r12: r[4], r13: r[5], r14: r[6], r15: r[7], rdi: r[8], rsi: r[9],
+            rbp: r[10], rbx: r[11], rdx: r[12], rax: r[13], rcx: r[14], rsp: r[15], rip: r[16], rflags: r[17],
+        }
+    }
+
     /// The six syscall arguments.
     pub fn args(&self) -> [u64; 6] {
         [self.rdi, self.rsi, self.rdx, self.r10, self.r8, self.r9]

@@ -2,7 +2,7 @@
 //! poll, select and epoll share.
 
 use crate::fd::{Entry, FileKind, Object, OpenFile, O_CLOEXEC, O_NONBLOCK, O_RDWR};
-use crate::sched::{self, Wait, WaitOn};
+use crate::sched::{self, Wait};
 use crate::time::{from_timespec, to_timespec};
 use crate::user::UserPtr;
 use crate::{sys_fs, Platform, Process, SysResult};
@@ -284,7 +284,7 @@ pub fn poll_items<P: Platform>(proc: &mut Process, p: &mut P, items: &[(i32, u16
         t if t < 0 => None,
         t => Some(now + t as u64 * 1_000_000),
     });
-    sched::block(proc, p, Wait { on: WaitOn::Io { host }, deadline, on_timeout: None, on_signal: Errno::ERESTARTNOHAND, rem: 0 })
+    sched::block(proc, Wait::io(host, deadline, Errno::ERESTARTNOHAND))
         .map(|_| Vec::new())
 }
 
@@ -348,7 +348,7 @@ pub fn epoll_wait<P: Platform>(proc: &mut Process, p: &mut P, epfd: u64, events:
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
-        return sched::block(proc, p, Wait { on: WaitOn::Io { host }, deadline: d, on_timeout: None, on_signal: Errno::ERESTARTNOHAND, rem: 0 });
+        return sched::block(proc, Wait::io(host, d, Errno::ERESTARTNOHAND));
     }
     let mut n = 0u64;
     let mut e = ep.borrow_mut();
@@ -429,7 +429,7 @@ pub fn timerfd_settime<P: Platform>(proc: &mut Process, p: &mut P, fd: u64, flag
     t.expirations = 0;
     drop(ev);
     // A thread waiting on it waits for the new time.
-    sched::wake_io(proc, p);
+    sched::wake_io(proc);
     UserPtr(old).write_opt(p, &prev).map(|_| 0)
 }
 
@@ -475,11 +475,11 @@ pub fn read<P: Platform>(proc: &mut Process, p: &mut P, e: &Rc<RefCell<Event>>, 
     match v {
         Some(v) => {
             UserPtr(buf).write(p, &v)?;
-            sched::wake_io(proc, p);
+            sched::wake_io(proc);
             Ok(8)
         }
         None if nonblock => Err(Errno::EAGAIN),
-        None => sched::block(proc, p, Wait { on: WaitOn::Io { host: [0; 3] }, deadline: due, on_timeout: None, on_signal: Errno::ERESTARTSYS, rem: 0 }),
+        None => sched::block(proc, Wait::io([0; 3], due, Errno::ERESTARTSYS)),
     }
 }
 
@@ -499,10 +499,10 @@ pub fn write<P: Platform>(proc: &mut Process, p: &mut P, e: &Rc<RefCell<Event>>,
         if nonblock {
             return Err(Errno::EAGAIN);
         }
-        return sched::block(proc, p, Wait { on: WaitOn::Io { host: [0; 3] }, deadline: None, on_timeout: None, on_signal: Errno::ERESTARTSYS, rem: 0 });
+        return sched::block(proc, Wait::io([0; 3], None, Errno::ERESTARTSYS));
     }
     *count += add;
     drop(ev);
-    sched::wake_io(proc, p);
+    sched::wake_io(proc);
     Ok(8)
 }

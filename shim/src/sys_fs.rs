@@ -214,7 +214,7 @@ pub fn close<P: Platform>(proc: &mut Process, p: &mut P, fd: u64) -> SysResult {
     let e = proc.fds.close(fd)?;
     release(p, Some(e));
     // A thread may wait for this end of a pipe to close.
-    crate::sched::wake_io(proc, p);
+    crate::sched::wake_io(proc);
     Ok(0)
 }
 
@@ -1502,7 +1502,7 @@ pub fn pipe_read<P: Platform>(proc: &mut Process, p: &mut P, buf: &Rc<core::cell
         if !nonblock && proc.nthreads() > 1 {
             // Another thread may fill it.
             drop(b);
-            return crate::sched::block(proc, p, pipe_wait());
+            return crate::sched::block(proc, pipe_wait());
         }
         // Only this process could fill it: waiting would never end.
         if !nonblock && proc.first_warning(0x7000_0000) {
@@ -1515,12 +1515,12 @@ pub fn pipe_read<P: Platform>(proc: &mut Process, p: &mut P, buf: &Rc<core::cell
     p.write_user(to, &bytes)?;
     b.data.drain(..n);
     drop(b);
-    crate::sched::wake_io(proc, p);
+    crate::sched::wake_io(proc);
     Ok(n as u64)
 }
 
 fn pipe_wait() -> crate::sched::Wait {
-    crate::sched::Wait { on: crate::sched::WaitOn::Io { host: [0; 3] }, deadline: None, on_timeout: None, on_signal: Errno::ERESTARTSYS, rem: 0 }
+    crate::sched::Wait::io([0; 3], None, Errno::ERESTARTSYS)
 }
 
 pub fn pipe_write<P: Platform>(proc: &mut Process, p: &mut P, buf: &Rc<core::cell::RefCell<Pipe>>, nonblock: bool, from: u64, len: u64) -> SysResult {
@@ -1534,7 +1534,7 @@ pub fn pipe_write<P: Platform>(proc: &mut Process, p: &mut P, buf: &Rc<core::cel
     if room == 0 {
         if !nonblock && proc.nthreads() > 1 {
             drop(b);
-            return crate::sched::block(proc, p, pipe_wait());
+            return crate::sched::block(proc, pipe_wait());
         }
         if !nonblock && proc.first_warning(0x7000_0001) {
             p.warn(format_args!("write to a full pipe that only this process can drain: answering EAGAIN"));
@@ -1546,7 +1546,7 @@ pub fn pipe_write<P: Platform>(proc: &mut Process, p: &mut P, buf: &Rc<core::cel
     p.read_user(from, &mut bytes)?;
     b.data.extend(bytes);
     drop(b);
-    crate::sched::wake_io(proc, p);
+    crate::sched::wake_io(proc);
     Ok(n as u64)
 }
 

@@ -95,8 +95,8 @@ pub fn read<P: Platform>(proc: &mut Process, p: &mut P, fd: u64, buf: u64, len: 
                     if status & O_NONBLOCK != 0 {
                         return Err(Errno::EAGAIN);
                     }
-                    let w = crate::sched::Wait { on: crate::sched::WaitOn::Io { host: [0x1, 0, 0] }, deadline: None, on_timeout: None, on_signal: Errno::ERESTARTSYS, rem: 0 };
-                    return crate::sched::block(proc, p, w);
+                    let w = crate::sched::Wait::io([0x1, 0, 0], None, Errno::ERESTARTSYS);
+                    return crate::sched::block(proc, w);
                 }
             }
             let mut chunk = alloc::vec![0u8; len.min(64 << 10) as usize];

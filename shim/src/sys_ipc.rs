@@ -130,20 +130,20 @@ fn get<T>(map: &BTreeMap<i32, T>, key: i32, flags: u64, perm: impl Fn(&T) -> Per
 
 /// Waits until IPC object `id` changes (then the call runs again) or is
 /// removed (EIDRM).
-fn wait<P: Platform>(proc: &mut Process, p: &mut P, id: i32, deadline: Option<u64>) -> SysResult {
-    let w = Wait { on: WaitOn::Ipc(id), deadline, on_timeout: Some(Err(Errno::EAGAIN)), on_signal: Errno::EINTR, rem: 0 };
-    sched::block(proc, p, w)
+fn wait(proc: &mut Process, id: i32, deadline: Option<u64>) -> SysResult {
+    let w = Wait::new(WaitOn::Ipc(id), deadline, Some(Err(Errno::EAGAIN)), Errno::EINTR);
+    sched::block(proc, w)
 }
 
 /// Object `id` changed (`removed`: it is gone): its waiters run again, or answer EIDRM.
-fn changed<P: Platform>(proc: &mut Process, p: &mut P, id: i32, removed: bool) {
+fn changed(proc: &mut Process, id: i32, removed: bool) {
     let waiting: Vec<crate::sched::Tid> = core::iter::once(&proc.thread)
         .chain(proc.threads.others.values())
         .filter(|t| matches!(t.wait, Some(Wait { on: WaitOn::Ipc(w), .. }) if w == id))
         .map(|t| t.tid)
         .collect();
     for tid in waiting {
-        sched::wake(proc, p, tid, removed.then_some(Err(Errno::EIDRM)));
+        sched::wake(proc, tid, removed.then_some(Err(Errno::EIDRM)));
     }
 }
 
@@ -186,13 +186,13 @@ pub fn msgsnd<P: Platform>(proc: &mut Process, p: &mut P, id: u64, msgp: u64, si
         if flags & IPC_NOWAIT != 0 {
             return Err(Errno::EAGAIN);
         }
-        return wait(proc, p, id as i32, None);
+        return wait(proc, id as i32, None);
     }
     q.bytes += size;
     q.msgs.push_back((mtype, text));
     q.times[0] = now;
     q.pids[0] = pid;
-    changed(proc, p, id as i32, false);
+    changed(proc, id as i32, false);
     Ok(0)
 }
 
@@ -220,7 +220,7 @@ pub fn msgrcv<P: Platform>(proc: &mut Process, p: &mut P, id: u64, msgp: u64, si
         if flags & IPC_NOWAIT != 0 {
             return Err(Errno::ENOMSG);
         }
-        return wait(proc, p, id as i32, None);
+        return wait(proc, id as i32, None);
     };
     if q.msgs[i].1.len() as u64 > size && flags & MSG_NOERROR == 0 {
         return Err(Errno::E2BIG);
@@ -232,7 +232,7 @@ pub fn msgrcv<P: Platform>(proc: &mut Process, p: &mut P, id: u64, msgp: u64, si
     let n = (text.len() as u64).min(size);
     UserPtr(msgp).write(p, &mt)?;
     p.write_user(msgp + 8, &text[..n as usize])?;
-    changed(proc, p, id as i32, false);
+    changed(proc, id as i32, false);
     Ok(n)
 }
 
@@ -270,7 +270,7 @@ pub fn msgctl<P: Platform>(proc: &mut Process, p: &mut P, id: u64, cmd: u64, buf
         }
         IPC_RMID => {
             proc.ipc.queues.remove(&(id as i32));
-            changed(proc, p, id as i32, true);
+            changed(proc, id as i32, true);
             Ok(0)
         }
         _ => Err(Errno::EINVAL),
@@ -352,7 +352,7 @@ pub fn semtimedop<P: Platform>(proc: &mut Process, p: &mut P, id: u64, sops: u64
             return Err(Errno::EAGAIN);
         }
         proc.thread.deadline = deadline;
-        return wait(proc, p, id as i32, deadline);
+        return wait(proc, id as i32, deadline);
     }
     for (slot, v) in s.vals.iter_mut().zip(vals) {
         slot.0 = v;
@@ -361,7 +361,7 @@ pub fn semtimedop<P: Platform>(proc: &mut Process, p: &mut P, id: u64, sops: u64
         s.vals[num as usize].1 = pid;
     }
     s.times[0] = now;
-    changed(proc, p, id as i32, false);
+    changed(proc, id as i32, false);
     Ok(0)
 }
 
@@ -437,12 +437,12 @@ pub fn semctl<P: Platform>(proc: &mut Process, p: &mut P, id: u64, num: u64, cmd
         }
         IPC_RMID => {
             proc.ipc.sems.remove(&(id as i32));
-            changed(proc, p, id as i32, true);
+            changed(proc, id as i32, true);
             return Ok(0);
         }
         _ => Err(Errno::EINVAL),
     };
-    changed(proc, p, id as i32, false);
+    changed(proc, id as i32, false);
     r
 }
 

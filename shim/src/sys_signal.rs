@@ -206,15 +206,15 @@ pub fn rt_sigsuspend<P: Platform>(proc: &mut Process, p: &mut P, set: u64, size:
     if deliverable(proc) != 0 {
         return Err(Errno::ERESTARTNOHAND);
     }
-    sched::block(proc, p, Wait { on: WaitOn::Nothing, deadline: None, on_timeout: None, on_signal: Errno::ERESTARTNOHAND, rem: 0 })
+    sched::block(proc, Wait::new(WaitOn::Nothing, None, None, Errno::ERESTARTNOHAND))
 }
 
 /// pause: waits until a handler runs.
-pub fn pause<P: Platform>(proc: &mut Process, p: &mut P) -> SysResult {
+pub fn pause(proc: &mut Process) -> SysResult {
     if deliverable(proc) != 0 {
         return Err(Errno::ERESTARTNOHAND);
     }
-    sched::block(proc, p, Wait { on: WaitOn::Nothing, deadline: None, on_timeout: None, on_signal: Errno::ERESTARTNOHAND, rem: 0 })
+    sched::block(proc, Wait::new(WaitOn::Nothing, None, None, Errno::ERESTARTNOHAND))
 }
 
 /// rt_sigtimedwait: takes one of `set`'s pending signals, waiting for one.
@@ -244,7 +244,7 @@ pub fn rt_sigtimedwait<P: Platform>(proc: &mut Process, p: &mut P, set: u64, uin
     }
     proc.thread.deadline = deadline;
     // Waiting signals in `set` are taken even if blocked: wake on them.
-    sched::block(proc, p, Wait { on: WaitOn::Signals(want), deadline, on_timeout: None, on_signal: Errno::EINTR, rem: 0 })
+    sched::block(proc, Wait::new(WaitOn::Signals(want), deadline, None, Errno::EINTR))
 }
 
 /// The pending signals the running thread would take now.
@@ -347,10 +347,7 @@ fn setup_frame<P: Platform>(proc: &mut Process, p: &mut P, regs: &mut Regs, s: u
     put(&mut f, 0, a.restorer);
     put(&mut f, frame::UC, frame::UC_FP_XSTATE | frame::UC_SIGCONTEXT_SS | frame::UC_STRICT_RESTORE_SS);
     f[frame::UC_STACK as usize..frame::UC_STACK as usize + 24].copy_from_slice(abi::pod::as_bytes(&uc_stack));
-    let r = [
-        regs.r8, regs.r9, regs.r10, regs.r11, regs.r12, regs.r13, regs.r14, regs.r15, regs.rdi, regs.rsi, regs.rbp, regs.rbx,
-        regs.rdx, regs.rax, regs.rcx, regs.rsp, regs.rip, regs.rflags,
-    ];
+    let r = regs.words();
     for (i, v) in r.iter().enumerate() {
         put(&mut f, frame::MCONTEXT + 8 * i as u64, *v);
     }
@@ -394,10 +391,7 @@ pub fn rt_sigreturn<P: Platform>(proc: &mut Process, p: &mut P, regs: &mut Regs)
     if r[16] >= abi::layout::USER_END {
         terminate(proc, p, abi::linux::sig::SIGSEGV, None);
     }
-    *regs = Regs {
-        r8: r[0], r9: r[1], r10: r[2], r11: r[3], r12: r[4], r13: r[5], r14: r[6], r15: r[7], rdi: r[8], rsi: r[9],
-        rbp: r[10], rbx: r[11], rdx: r[12], rax: r[13], rcx: r[14], rsp: r[15], rip: r[16], rflags: flags,
-    };
+    *regs = Regs { rflags: flags, ..Regs::from_words(r) };
     proc.thread.sig.mask = get(frame::SIGMASK) & !UNBLOCKABLE;
     let fp = get(frame::FPSTATE);
     if fp != 0 && p.restore_fpu(fp).is_err() {

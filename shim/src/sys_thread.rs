@@ -128,7 +128,7 @@ fn thread_gone<P: Platform>(proc: &mut Process, p: &mut P) {
     walk_robust_list(proc, p);
     let ctid = proc.thread.clear_child_tid;
     if ctid != 0 && UserPtr(ctid).write(p, &0u32).is_ok() {
-        futex_wake(proc, p, ctid, 1, u32::MAX);
+        futex_wake(proc, ctid, 1, u32::MAX);
     }
 }
 
@@ -155,7 +155,7 @@ fn walk_robust_list<P: Platform>(proc: &mut Process, p: &mut P) {
                 if !pi_handover(proc, p, addr, FUTEX_OWNER_DIED) {
                     let _ = UserPtr(addr).write(p, &((w & FUTEX_WAITERS) | FUTEX_OWNER_DIED));
                     if w & FUTEX_WAITERS != 0 {
-                        futex_wake(proc, p, addr, 1, u32::MAX);
+                        futex_wake(proc, addr, 1, u32::MAX);
                     }
                 }
             }
@@ -215,12 +215,12 @@ fn pi_handover<P: Platform>(proc: &mut Process, p: &mut P, addr: u64, extra: u32
     let Some(&next) = waiters.iter().find(|&&t| pi(proc, t)) else { return false };
     let more = if waiters.len() > 1 { FUTEX_WAITERS } else { 0 };
     let _ = UserPtr(addr).write(p, &(next | more | extra));
-    sched::wake(proc, p, next, Some(Ok(0)));
+    sched::wake(proc, next, Some(Ok(0)));
     true
 }
 
 /// Wakes up to `n` waiters on `addr` whose bitset meets `bitset`; returns how many.
-pub fn futex_wake<P: Platform>(proc: &mut Process, p: &mut P, addr: u64, n: u64, bitset: u32) -> u64 {
+pub fn futex_wake(proc: &mut Process, addr: u64, n: u64, bitset: u32) -> u64 {
     let mut woken = 0;
     let mut i = 0;
     while woken < n && i < proc.threads.futex_queue.len() {
@@ -230,7 +230,7 @@ pub fn futex_wake<P: Platform>(proc: &mut Process, p: &mut P, addr: u64, n: u64,
             _ => false,
         };
         if a == addr && meets {
-            sched::wake(proc, p, tid, Some(Ok(0)));
+            sched::wake(proc, tid, Some(Ok(0)));
             woken += 1;
         } else {
             i += 1;
@@ -297,15 +297,15 @@ pub fn futex<P: Platform>(proc: &mut Process, p: &mut P, a: [u64; 6]) -> SysResu
             if deadline.is_some_and(|d| d <= p.clock_ns(false)) {
                 return Err(Errno::ETIMEDOUT);
             }
-            let w = Wait { on: WaitOn::Futex { addr: uaddr, bitset }, deadline, on_timeout: Some(Err(Errno::ETIMEDOUT)), on_signal: Errno::ERESTARTSYS, rem: 0 };
-            sched::block(proc, p, w)
+            let w = Wait::new(WaitOn::Futex { addr: uaddr, bitset }, deadline, Some(Err(Errno::ETIMEDOUT)), Errno::ERESTARTSYS);
+            sched::block(proc, w)
         }
         FUTEX_WAKE | FUTEX_WAKE_BITSET => {
             let bitset = if cmd == FUTEX_WAKE { u32::MAX } else { val3 as u32 };
             if bitset == 0 {
                 return Err(Errno::EINVAL);
             }
-            Ok(futex_wake(proc, p, uaddr, val.min(i32::MAX as u64), bitset))
+            Ok(futex_wake(proc, uaddr, val.min(i32::MAX as u64), bitset))
         }
         FUTEX_REQUEUE | FUTEX_CMP_REQUEUE => {
             if (val as i32) < 0 || (uts as i32) < 0 {
@@ -314,7 +314,7 @@ pub fn futex<P: Platform>(proc: &mut Process, p: &mut P, a: [u64; 6]) -> SysResu
             if cmd == FUTEX_CMP_REQUEUE && word(p)? != val3 as u32 {
                 return Err(Errno::EAGAIN);
             }
-            let woken = futex_wake(proc, p, uaddr, val, u32::MAX);
+            let woken = futex_wake(proc, uaddr, val, u32::MAX);
             let moved = futex_requeue(proc, uaddr, uaddr2, uts & 0x7fff_ffff);
             Ok(woken + if cmd == FUTEX_CMP_REQUEUE { moved } else { 0 })
         }
@@ -342,7 +342,7 @@ pub fn futex<P: Platform>(proc: &mut Process, p: &mut P, a: [u64; 6]) -> SysResu
                 _ => return Err(Errno::ENOSYS),
             };
             UserPtr(uaddr2).write(p, &new)?;
-            let mut n = futex_wake(proc, p, uaddr, val, u32::MAX);
+            let mut n = futex_wake(proc, uaddr, val, u32::MAX);
             let o = old as i32;
             let hit = match cmp {
                 0 => o == cmparg,
@@ -354,7 +354,7 @@ pub fn futex<P: Platform>(proc: &mut Process, p: &mut P, a: [u64; 6]) -> SysResu
                 _ => return Err(Errno::ENOSYS),
             };
             if hit {
-                n += futex_wake(proc, p, uaddr2, uts & 0x7fff_ffff, u32::MAX);
+                n += futex_wake(proc, uaddr2, uts & 0x7fff_ffff, u32::MAX);
             }
             Ok(n)
         }
@@ -378,8 +378,8 @@ pub fn futex<P: Platform>(proc: &mut Process, p: &mut P, a: [u64; 6]) -> SysResu
             }
             let deadline = timeout_deadline(p, uts, true, cmd == FUTEX_LOCK_PI || realtime)?;
             UserPtr(uaddr).write(p, &(w | FUTEX_WAITERS))?;
-            let wait = Wait { on: WaitOn::Futex { addr: uaddr, bitset: PI_BITSET }, deadline, on_timeout: Some(Err(Errno::ETIMEDOUT)), on_signal: Errno::ERESTARTNOINTR, rem: 0 };
-            sched::block(proc, p, wait)
+            let wait = Wait::new(WaitOn::Futex { addr: uaddr, bitset: PI_BITSET }, deadline, Some(Err(Errno::ETIMEDOUT)), Errno::ERESTARTNOINTR);
+            sched::block(proc, wait)
         }
         FUTEX_UNLOCK_PI => {
             let me = proc.thread.tid;

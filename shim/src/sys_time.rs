@@ -47,15 +47,16 @@ pub fn time<P: Platform>(p: &mut P, tloc: u64) -> SysResult {
 /// Sleeps until CLOCK_MONOTONIC `deadline`; a handler's signal ends it
 /// early with EINTR and the time left in `rem`.
 fn sleep_until<P: Platform>(proc: &mut Process, p: &mut P, deadline: u64, rem: u64) -> SysResult {
-    if let Some(d) = proc.thread.deadline {
-        // Run again after a wake-up that was not the deadline: keep the first one.
-        return crate::sched::block(proc, p, Wait { on: WaitOn::Nothing, deadline: Some(d), on_timeout: Some(Ok(0)), on_signal: Errno::ERESTARTNOHAND, rem });
-    }
-    if deadline <= p.clock_ns(false) {
-        return Ok(0);
-    }
-    proc.thread.deadline = Some(deadline);
-    crate::sched::block(proc, p, Wait { on: WaitOn::Nothing, deadline: Some(deadline), on_timeout: Some(Ok(0)), on_signal: Errno::ERESTARTNOHAND, rem })
+    // Run again after a wake-up that was not the deadline: the first one stands.
+    let d = match proc.thread.deadline {
+        Some(d) => d,
+        None if deadline <= p.clock_ns(false) => return Ok(0),
+        None => {
+            proc.thread.deadline = Some(deadline);
+            deadline
+        }
+    };
+    crate::sched::block(proc, Wait { rem, ..Wait::new(WaitOn::Nothing, Some(d), Some(Ok(0)), Errno::ERESTARTNOHAND) })
 }
 
 pub fn nanosleep<P: Platform>(proc: &mut Process, p: &mut P, req: u64, rem: u64) -> SysResult {

@@ -281,7 +281,7 @@ fn call<P: Platform>(proc: &mut Process, p: &mut P, s: Sysno, a: [u64; 6]) -> Sy
         Sysno::setrlimit => sys_proc::prlimit(proc, p, 0, a[0], a[1], 0),
         Sysno::getrandom => sys_proc::getrandom(p, a[0], a[1], a[2]),
         Sysno::sched_getaffinity => sys_proc::sched_getaffinity(proc, p, a[0], a[1], a[2]),
-        Sysno::sched_yield => sched::yield_now(proc, p),
+        Sysno::sched_yield => sched::yield_now(proc),
         // One vCPU, one NUMA node.
         Sysno::getcpu => {
             crate::user::UserPtr(a[0]).write_opt(p, &0u32)?;
@@ -325,7 +325,7 @@ fn call<P: Platform>(proc: &mut Process, p: &mut P, s: Sysno, a: [u64; 6]) -> Sy
         Sysno::tkill => sys_signal::tkill(proc, p, None, a[0], a[1]),
         Sysno::tgkill => sys_signal::tkill(proc, p, Some(a[0]), a[1], a[2]),
         Sysno::rt_sigsuspend => sys_signal::rt_sigsuspend(proc, p, a[0], a[1]),
-        Sysno::pause => sys_signal::pause(proc, p),
+        Sysno::pause => sys_signal::pause(proc),
         Sysno::rt_sigtimedwait => sys_signal::rt_sigtimedwait(proc, p, a[0], a[1], a[2], a[3]),
         Sysno::rt_sigqueueinfo => sys_signal::sigqueueinfo(proc, p, a[0], None, a[1], a[2]),
         Sysno::rt_tgsigqueueinfo => sys_signal::sigqueueinfo(proc, p, a[0], Some(a[1]), a[2], a[3]),
