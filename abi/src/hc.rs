@@ -11,7 +11,7 @@
 use crate::GuestPhys;
 
 /// Bumped on any incompatible change; the kernel checks it at boot.
-pub const ABI_VERSION: u32 = 11;
+pub const ABI_VERSION: u32 = 12;
 
 /// Guest-physical page of the doorbells; no memory backs it.
 pub const DOORBELL_PHYS: u64 = 1 << 38;
@@ -56,10 +56,12 @@ pub enum Port {
     /// [`Wakeups`]: from now on, stop the program at
     /// [`crate::boot::BootInfo::wakeup_ns`] (threads, timers).
     Wakeups = 0x50d,
+    /// [`SwitchSpace`]: run another process's page tables (load CR3, which CPL3 cannot).
+    SwitchSpace = 0x50e,
 }
 
 impl Port {
-    pub const ALL: [Port; 14] = [
+    pub const ALL: [Port; 15] = [
         Port::ConsoleWrite,
         Port::Exit,
         Port::Killed,
@@ -74,6 +76,7 @@ impl Port {
         Port::File,
         Port::Tty,
         Port::Wakeups,
+        Port::SwitchSpace,
     ];
 
     pub fn from_u16(p: u16) -> Option<Port> {
@@ -410,4 +413,13 @@ mod tests {
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Wakeups {
     pub _unused: u64,
+}
+
+/// Port [`Port::SwitchSpace`]: the vCPU's CR3 becomes `root`, the
+/// guest-physical address of a PML4 the kernel built (4 KiB aligned,
+/// inside guest RAM, its kernel half the same as the running one's).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SwitchSpace {
+    pub root: u64,
 }

@@ -37,4 +37,4 @@ pod!(crate::linux::Stat, crate::linux::Termios, crate::linux::Winsize, crate::li
 pod!(crate::linux::Timespec, [crate::linux::Timespec; 2], crate::linux::Timeval, crate::linux::Rlimit, crate::linux::KSigaction);
 pod!(crate::linux::SigInfo, crate::linux::StackT, [crate::linux::Timeval; 2]);
 pod!(crate::hc::ConsoleRecord, crate::hc::ConsoleWrite, crate::hc::Exit, crate::hc::Killed);
-pod!(crate::hc::Sleep, crate::hc::Read, crate::hc::Panic, crate::hc::Clock, crate::hc::FaultAddr, crate::hc::FlushTlb, crate::hc::Poll, crate::hc::GrowMemory, crate::hc::File, crate::hc::Tty, crate::hc::Wakeups);
+pod!(crate::hc::Sleep, crate::hc::Read, crate::hc::Panic, crate::hc::Clock, crate::hc::FaultAddr, crate::hc::FlushTlb, crate::hc::Poll, crate::hc::GrowMemory, crate::hc::File, crate::hc::Tty, crate::hc::Wakeups, crate::hc::SwitchSpace);

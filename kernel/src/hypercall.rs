@@ -110,6 +110,12 @@ pub fn grow_memory(want_end: u64) -> u64 {
     a.end
 }
 
+/// Runs the page tables at `root` (a CR3 load by the monitor).
+pub fn switch_space(root: u64) {
+    let mut a = hc::SwitchSpace { root };
+    call(Port::SwitchSpace, &mut a);
+}
+
 pub fn flush_tlb() {
     let mut a = hc::FlushTlb::default();
     call(Port::FlushTlb, &mut a);

@@ -460,6 +460,26 @@ impl Platform for Machine {
     fn map_huge(&mut self, addr: u64, prot: u32) -> bool {
         self.mem.map_huge(addr, prot)
     }
+
+    fn new_space(&mut self, copy: bool) -> Result<u64, Errno> {
+        self.mem.new_space(copy)
+    }
+
+    fn space(&self) -> u64 {
+        self.mem.space()
+    }
+
+    fn switch_space(&mut self, space: u64) {
+        self.mem.switch_space(space)
+    }
+
+    fn free_space(&mut self, space: u64) {
+        self.mem.free_space(space)
+    }
+
+    fn leave(&mut self) -> ! {
+        crate::leave()
+    }
 }
 
 const PATH_ROOM: usize = 4096;

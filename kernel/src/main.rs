@@ -30,7 +30,8 @@ use machine::{Clock, Machine};
 use shim::Process;
 
 pub struct Kernel {
-    pub proc: Process,
+    /// The running process (the others are in its `world`).
+    pub proc: alloc::boxed::Box<Process>,
     pub machine: Machine,
     pub stack_limit: u64,
     pub rewritten_sites: u64,
@@ -159,7 +160,9 @@ pub extern "C" fn kmain(boot: &'static BootInfo) -> ! {
             (name, bytes)
         })
         .collect();
-    let k = Kernel { proc: Process::from_boot(boot, start, etc), machine, stack_limit: boot.stack_limit, rewritten_sites: 0, syscalls: 0, slice_end: 0, slice_of: 0, published_wakeup: 0, wakeups_started: false, preemptions: 0 };
+    let mut proc = alloc::boxed::Box::new(Process::from_boot(boot, start, etc));
+    proc.space = shim::Platform::space(&machine);
+    let k = Kernel { proc, machine, stack_limit: boot.stack_limit, rewritten_sites: 0, syscalls: 0, slice_end: 0, slice_of: 0, published_wakeup: 0, wakeups_started: false, preemptions: 0 };
     // SAFETY: the program has not run yet: nothing else refers to KERNEL.
     unsafe { (*core::ptr::addr_of_mut!(KERNEL)).write(k) };
     PROGRAM_STARTED.store(true, core::sync::atomic::Ordering::Relaxed);
@@ -205,6 +208,7 @@ fn install_exception_gates() {
     let ist_top = core::ptr::addr_of_mut!(arch::IST_STACK) as u64 + core::mem::size_of::<arch::Stack<32768>>() as u64;
     // SAFETY: the TSS is guest RAM reserved for it; IST1 is at offset 0x24 (unaligned).
     unsafe { ((low_virt(TSS_PHYS) + 0x24) as *mut u64).write_unaligned(ist_top) };
+
 }
 
 /// The boot information, for the words the monitor and the kernel share
@@ -271,7 +275,9 @@ fn set_wakeup(k: &mut Kernel, v: u64) {
 
 /// A new thread's first step, before it enters the program: its wake-up time.
 pub extern "C" fn uk_thread_first() {
-    publish_wakeup(kernel());
+    let k = kernel();
+    shim::sched::first_run(&mut k.proc, &mut k.machine);
+    publish_wakeup(k);
 }
 
 /// Lets another thread run: the shim picks it (waiting in the monitor if
@@ -281,10 +287,20 @@ fn reschedule(requeue: bool) {
     // While the kernel decides (and perhaps waits in the monitor) the
     // program's own code does not run: nothing to stop it for.
     set_wakeup(k, 0);
-    let next = shim::sched::next(&mut k.proc, &mut k.machine, requeue);
+    let (pid, next) = shim::sched::next(&mut k.proc, &mut k.machine, requeue);
+    if pid != k.proc.pid {
+        shim::procs::switch(&mut k.proc, &mut k.machine, pid);
+    }
     let now = shim::Platform::clock_ns(&mut k.machine, false);
     shim::sched::make_current(&mut k.proc, next, now);
     task::switch_to(&mut k.machine.tasks, next);
+}
+
+/// The running thread has ended with its process (shim::procs): the others
+/// run; this one never does again.
+pub fn leave() -> ! {
+    reschedule(false);
+    kernel_panic("a thread whose process ended ran again")
 }
 
 /// Called by `uk_syscall_entry` for every syscall (and rewritten `cpuid`);

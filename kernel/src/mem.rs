@@ -49,6 +49,10 @@ pub struct Memory {
     dirty: (u64, u64),
     gen: u64,
     pub flushes: u64,
+    /// 2 MiB blocks dead address spaces gave back.
+    free_huge: alloc::vec::Vec<u64>,
+    /// Address-space switches (CR3 loads).
+    pub switches: u64,
 }
 
 fn table(phys: u64) -> *mut u64 {
@@ -88,7 +92,7 @@ pub fn leaf_flags(prot: u32) -> u64 {
 
 impl Memory {
     pub fn new(pml4: u64, low: [u64; 2], tables: [u64; 2], free_start: u64, mem_size: u64, usable: u64) -> Memory {
-        Memory { pml4, low, tables, next: free_start, end: mem_size, usable, free: 0, dirty: (0, 0), gen: 0, flushes: 0 }
+        Memory { pml4, low, tables, next: free_start, end: mem_size, usable, free: 0, dirty: (0, 0), gen: 0, flushes: 0, free_huge: alloc::vec::Vec::new(), switches: 0 }
     }
 
     pub fn flush(&mut self) {
@@ -525,4 +529,197 @@ impl Memory {
     pub fn used(&self) -> u64 {
         self.next
     }
+}
+
+/// Address spaces: one page-table root per process. The kernel half (PML4
+/// slots 256..512) is the same table in all; the user half is each one's.
+impl Memory {
+    /// The running address space's root.
+    pub fn space(&self) -> u64 {
+        self.pml4
+    }
+
+    /// A new address space. Its kernel half is the running one's; its user
+    /// half is a copy of the running one's (`copy`: fork, every page with a
+    /// frame of its own), or holds only what every program is given: the
+    /// read-only pages of chunk 0 (trampolines, vDSO), which all share.
+    pub fn new_space(&mut self, copy: bool) -> Result<u64, Errno> {
+        let root = self.alloc_table()?;
+        for i in 256..512 {
+            write_entry(root, i, read_entry(self.pml4, i));
+        }
+        for i in 0..256 {
+            let e = read_entry(self.pml4, i);
+            if e & pte::PRESENT == 0 {
+                continue;
+            }
+            match self.copy_table(e & pte::ADDR_MASK, 2, copy) {
+                Ok(Some(t)) => write_entry(root, i, t | (e & !pte::ADDR_MASK)),
+                Ok(None) => {}
+                Err(err) => {
+                    self.free_space(root);
+                    return Err(err);
+                }
+            }
+        }
+        Ok(root)
+    }
+
+    /// A copy of the table `t` at `level` (0: page table), or None if
+    /// nothing in it is carried over.
+    fn copy_table(&mut self, t: u64, level: u32, copy: bool) -> Result<Option<u64>, Errno> {
+        let mut new = 0;
+        for i in 0..512 {
+            let e = read_entry(t, i);
+            let out = if level == 0 {
+                match self.copy_leaf(e, copy)? {
+                    Some(v) => v,
+                    None => continue,
+                }
+            } else if e & pte::PRESENT == 0 {
+                continue;
+            } else if e & pte::HUGE != 0 {
+                if !copy || level != 1 {
+                    continue;
+                }
+                match self.copy_huge(e)? {
+                    Some(v) => v,
+                    None => continue,
+                }
+            } else {
+                match self.copy_table(e & pte::ADDR_MASK, level - 1, copy)? {
+                    Some(n) => n | (e & !pte::ADDR_MASK),
+                    None => continue,
+                }
+            };
+            if new == 0 {
+                new = self.alloc_table()?;
+            }
+            write_entry(new, i, out);
+        }
+        Ok((new != 0).then_some(new))
+    }
+
+    /// The entry a new space gets for page entry `e`.
+    fn copy_leaf(&mut self, e: u64, copy: bool) -> Result<Option<u64>, Errno> {
+        if e & HAS_FRAME == 0 {
+            return Ok(None);
+        }
+        let frame = e & pte::ADDR_MASK;
+        if frame < abi::layout::HUGE_PAGE_SIZE && e & pte::WRITABLE == 0 {
+            // A trampoline or the vDSO: the same frame, which no space frees.
+            return Ok(Some(e | SW_ALIAS));
+        }
+        if !copy {
+            return Ok(None);
+        }
+        if e & SW_ALIAS != 0 {
+            // Shared memory stays shared.
+            return Ok(Some(e));
+        }
+        let f = self.alloc_frame()?;
+        if e & SW_ZERO == 0 {
+            copy_frames(f, frame, PAGE_SIZE);
+        }
+        Ok(Some(f | (e & !pte::ADDR_MASK)))
+    }
+
+    /// The entry a new space gets for 2 MiB page entry `e`: a 2 MiB copy,
+    /// or a page table of 4 KiB copies when no 2 MiB of RAM is free.
+    fn copy_huge(&mut self, e: u64) -> Result<Option<u64>, Errno> {
+        const HUGE: u64 = abi::layout::HUGE_PAGE_SIZE;
+        let base = e & pte::ADDR_MASK & !(HUGE - 1);
+        if let Some(at) = self.alloc_huge() {
+            copy_frames(at, base, HUGE);
+            return Ok(Some(at | (e & !pte::ADDR_MASK)));
+        }
+        let pt = self.alloc_table()?;
+        let flags = e & !pte::ADDR_MASK & !pte::HUGE & !USER_HUGE;
+        for j in 0..512u64 {
+            let f = self.alloc_frame()?;
+            copy_frames(f, base + j * PAGE_SIZE, PAGE_SIZE);
+            write_entry(pt, j as usize, f | flags);
+        }
+        Ok(Some(pt | pte::PRESENT | pte::WRITABLE | pte::USER | pte::SET_AD))
+    }
+
+    /// 2 MiB of aligned RAM: one a dead space gave back, or never-used RAM.
+    fn alloc_huge(&mut self) -> Option<u64> {
+        const HUGE: u64 = abi::layout::HUGE_PAGE_SIZE;
+        if let Some(at) = self.free_huge.pop() {
+            return Some(at);
+        }
+        let at = (self.next + HUGE - 1) & !(HUGE - 1);
+        let end = at.checked_add(HUGE).filter(|&e| e <= self.end)?;
+        if end > self.usable {
+            self.usable = crate::hypercall::grow_memory(end);
+            if end > self.usable {
+                return None;
+            }
+        }
+        for f in (self.next..at).step_by(PAGE_SIZE as usize) {
+            write_entry(f, 0, self.free);
+            self.free = f;
+        }
+        self.next = end;
+        Some(at)
+    }
+
+    /// Frees a space that is not running (its translations went with the
+    /// CR3 load that left it): its frames, 2 MiB pages and tables.
+    pub fn free_space(&mut self, root: u64) {
+        if root == self.pml4 {
+            return;
+        }
+        for i in 0..256 {
+            let e = read_entry(root, i);
+            if e & pte::PRESENT != 0 {
+                self.free_table(e & pte::ADDR_MASK, 2);
+            }
+        }
+        self.free_now(root);
+    }
+
+    fn free_table(&mut self, t: u64, level: u32) {
+        for i in 0..512 {
+            let e = read_entry(t, i);
+            if level == 0 {
+                let f = e & pte::ADDR_MASK;
+                if e & HAS_FRAME != 0 && e & SW_ALIAS == 0 && f >= abi::layout::HUGE_PAGE_SIZE {
+                    self.free_now(f);
+                }
+            } else if e & pte::PRESENT == 0 {
+            } else if e & pte::HUGE != 0 {
+                let base = e & pte::ADDR_MASK & !(abi::layout::HUGE_PAGE_SIZE - 1);
+                if base >= abi::layout::HUGE_PAGE_SIZE {
+                    self.free_huge.push(base);
+                }
+            } else {
+                self.free_table(e & pte::ADDR_MASK, level - 1);
+            }
+        }
+        self.free_now(t);
+    }
+
+    /// A frame no translation reaches: free at once.
+    fn free_now(&mut self, f: u64) {
+        write_entry(f, 0, self.free);
+        self.free = f;
+    }
+
+    /// Runs address space `root` from now on (a CR3 load: the monitor's, as
+    /// CPL3 cannot, and this KVM gives the kernel no real CPL0).
+    pub fn switch_space(&mut self, root: u64) {
+        if root != self.pml4 {
+            self.pml4 = root;
+            crate::hypercall::switch_space(root);
+            self.switches += 1;
+        }
+    }
+}
+
+fn copy_frames(dst: u64, src: u64, len: u64) {
+    // SAFETY: both are whole frames of guest RAM in the direct map; dst is
+    // freshly allocated and does not overlap src.
+    unsafe { core::ptr::copy_nonoverlapping(phys_to_virt(src) as *const u8, phys_to_virt(dst) as *mut u8, len as usize) }
 }

@@ -504,6 +504,15 @@ impl Vm {
                 s.cr4 ^= CR4_PGE;
                 self.vcpu.set_sregs(&s).map_err(|e| VmError::Kvm("KVM_SET_SREGS", e))?;
             }
+            Port::SwitchSpace => {
+                let a: hc::SwitchSpace = mem.read(gpa)?;
+                if a.root % abi::layout::PAGE_SIZE != 0 || a.root.checked_add(abi::layout::PAGE_SIZE).is_none_or(|e| e > self.ram.usable) {
+                    return Err(VmError::BadHypercall(format!("SwitchSpace to {:#x}, which is not a page of guest RAM", a.root)));
+                }
+                let mut s = self.vcpu.get_sregs().map_err(|e| VmError::Kvm("KVM_GET_SREGS", e))?;
+                s.cr3 = a.root;
+                self.vcpu.set_sregs(&s).map_err(|e| VmError::Kvm("KVM_SET_SREGS", e))?;
+            }
             Port::GrowMemory => {
                 let mut a: hc::GrowMemory = mem.read(gpa)?;
                 // Doubling: a program that keeps allocating makes log2(RAM) of these calls.

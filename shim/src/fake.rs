@@ -210,6 +210,18 @@ impl Platform for Fake {
     }
 
     fn free_frames(&mut self, _frames: &[u64]) {}
+
+    fn new_space(&mut self, _copy: bool) -> Result<u64, Errno> {
+        Err(Errno::ENOMEM)
+    }
+    fn space(&self) -> u64 {
+        0
+    }
+    fn switch_space(&mut self, _space: u64) {}
+    fn free_space(&mut self, _space: u64) {}
+    fn leave(&mut self) -> ! {
+        panic!("leave")
+    }
 }
 
 #[cfg(test)]

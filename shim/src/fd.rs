@@ -122,7 +122,7 @@ pub struct Entry {
 }
 
 /// Lowest-free-slot descriptor table.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct FdTable {
     slots: Vec<Option<Entry>>,
     /// RLIMIT_NOFILE soft limit.
@@ -170,6 +170,11 @@ impl FdTable {
         }
         self.install_at(fd as u64, e)?;
         Ok(fd as u64)
+    }
+
+    /// Every open descriptor's entry, the table left empty (a process's end).
+    pub fn into_entries(self) -> Vec<Entry> {
+        self.slots.into_iter().flatten().collect()
     }
 
     pub fn close(&mut self, fd: u64) -> Result<Entry, Errno> {

@@ -12,6 +12,7 @@ pub mod fd;
 pub mod mm;
 pub mod platform;
 pub mod process;
+pub mod procs;
 pub mod sched;
 pub mod signal;
 pub mod table;

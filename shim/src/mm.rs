@@ -28,7 +28,7 @@ pub struct Vma {
     pub kind: Kind,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone, Default)]
 pub struct Mm {
     /// start -> area; areas never overlap.
     pub vmas: BTreeMap<u64, Vma>,

@@ -146,4 +146,18 @@ pub trait Platform {
     fn map_frames(&mut self, addr: u64, frames: &[u64], prot: u32) -> Result<(), Errno>;
     /// Gives a segment's frames back, once nothing maps them.
     fn free_frames(&mut self, frames: &[u64]);
+
+    /// A new address space (see crate::procs): a copy of the running one's
+    /// user memory (`copy`: fork), or an empty one (execve after vfork).
+    /// Returns its handle.
+    fn new_space(&mut self, copy: bool) -> Result<u64, Errno>;
+    /// The running address space's handle.
+    fn space(&self) -> u64;
+    /// Runs address space `space` from now on.
+    fn switch_space(&mut self, space: u64);
+    /// Frees an address space that no longer runs.
+    fn free_space(&mut self, space: u64);
+    /// The running thread is gone (its process has ended): runs the others
+    /// and never comes back.
+    fn leave(&mut self) -> !;
 }

@@ -58,9 +58,29 @@ pub struct Process {
     pub dumpable: bool,
     pub no_new_privs: bool,
     pub pdeathsig: u32,
-    verbose: bool,
+    pub(crate) verbose: bool,
     pub trace: bool,
-    warned: [u64; 8],
+    pub(crate) warned: [u64; 8],
+    /// The process group and session.
+    pub pgid: u32,
+    pub sid: u32,
+    /// The address space (the platform's handle), and whether it is this
+    /// process's own (a vfork child runs in its parent's until execve).
+    pub space: u64,
+    pub owns_space: bool,
+    /// Running, or ended and waiting for its parent (crate::procs).
+    pub state: crate::procs::State,
+    /// The signal the parent gets when it ends (SIGCHLD; 0: none).
+    pub exit_signal: u32,
+    /// A vfork child: its parent's thread waits until it execs or ends.
+    pub vfork_parent: Option<u32>,
+    /// The rewritten `cpuid` sites of the program (the platform knows the
+    /// running process's).
+    pub cpuid_sites: Vec<u64>,
+    /// CPU time of the children it waited for (RUSAGE_CHILDREN, times).
+    pub children_cpu_ns: u64,
+    /// The other processes: meaningful in the running one (crate::procs).
+    pub world: crate::procs::World,
 }
 
 impl Process {
@@ -144,6 +164,16 @@ impl Process {
             verbose: b.flags & abi::boot::FLAG_VERBOSE != 0,
             trace: b.flags & abi::boot::FLAG_TRACE != 0,
             warned: [0; 8],
+            pgid: b.pid,
+            sid: b.pid,
+            space: 0,
+            owns_space: true,
+            state: crate::procs::State::Alive,
+            exit_signal: abi::linux::sig::SIGCHLD,
+            vfork_parent: None,
+            cpuid_sites: b.cpuid_sites[..(b.ncpuid_sites as usize).min(b.cpuid_sites.len())].to_vec(),
+            children_cpu_ns: 0,
+            world: crate::procs::World::new(b.pid),
         }
     }
 

@@ -34,6 +34,10 @@ pub enum WaitOn {
     Signals(u64),
     /// A change to a SysV IPC object (its id): the syscall runs again.
     Ipc(i32),
+    /// A child process ending (wait4, waitid): the syscall runs again.
+    Child,
+    /// The vfork child (its pid) exec'ing or ending; signals do not cut it short.
+    Vfork(u32),
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -81,6 +85,11 @@ pub struct Thread {
     pub cpu_ns: u64,
     pub ran_since: u64,
     pub exited: bool,
+    /// CLONE_CHILD_SETTID's address, written when the new process first runs.
+    pub set_child_tid: u64,
+    /// Where a signal's interruption writes the time left, and that time
+    /// (written when the thread runs again, in its own memory).
+    pub rem_due: Option<(u64, u64)>,
 }
 
 impl Thread {
@@ -97,6 +106,8 @@ impl Thread {
             cpu_ns: 0,
             ran_since: now,
             exited: false,
+            set_child_tid: 0,
+            rem_due: None,
         }
     }
 }
@@ -131,9 +142,9 @@ impl Process {
         1 + self.threads.others.len()
     }
 
-    /// Whether a thread other than the running one may run now.
+    /// Whether a thread other than the running one may run now (in any process).
     pub fn others_runnable(&self) -> bool {
-        !self.threads.runq.is_empty()
+        !self.threads.runq.is_empty() || self.other_processes_runnable()
     }
 }
 
@@ -163,11 +174,16 @@ pub fn wake(proc: &mut Process, tid: Tid, result: Option<SysResult>) {
 
 /// Wakes every thread waiting for another thread's I/O (pipes, closes): their syscalls run again.
 pub fn wake_io(proc: &mut Process) {
+    wake_io_threads(proc);
+    for o in proc.world.procs.values_mut() {
+        wake_io_threads(o);
+    }
+}
+
+fn wake_io_threads(proc: &mut Process) {
     proc.threads.io_gen += 1;
-    let waiting: Vec<Tid> = proc
-        .threads
-        .others
-        .values()
+    let waiting: Vec<Tid> = core::iter::once(&proc.thread)
+        .chain(proc.threads.others.values())
         .filter(|t| matches!(t.wait, Some(Wait { on: WaitOn::Io { .. }, .. })))
         .map(|t| t.tid)
         .collect();
@@ -203,11 +219,14 @@ pub fn signal_wakes<P: Platform>(proc: &mut Process, p: &mut P, tid: Option<Tid>
                 return;
             }
         }
+        if matches!(w.on, WaitOn::Vfork(_)) {
+            continue;
+        }
         if th.sig.mask & b == 0 {
             let e = w.on_signal;
             if let (Some(d), true) = (w.deadline, w.rem != 0) {
-                let left = d.saturating_sub(p.clock_ns(false));
-                let _ = crate::user::UserPtr(w.rem).write(p, &crate::time::to_timespec(left));
+                // The process may not be the running one: written when it runs.
+                th.rem_due = Some((w.rem, d.saturating_sub(p.clock_ns(false))));
             }
             wake(proc, t, Some(Err(e)));
             return;
@@ -217,27 +236,60 @@ pub fn signal_wakes<P: Platform>(proc: &mut Process, p: &mut P, tid: Option<Tid>
 
 /// The result of the running thread's syscall once it runs again after
 /// waiting: Some(result), or None to run the syscall again.
-pub fn resume(proc: &mut Process) -> Option<SysResult> {
+pub fn resume<P: Platform>(proc: &mut Process, p: &mut P) -> Option<SysResult> {
+    if let Some((at, left)) = proc.thread.rem_due.take() {
+        let _ = crate::user::UserPtr(at).write(p, &crate::time::to_timespec(left));
+    }
     proc.thread.woken.take()
 }
 
+/// A new process's first step, in its own memory: CLONE_CHILD_SETTID.
+pub fn first_run<P: Platform>(proc: &mut Process, p: &mut P) {
+    let at = core::mem::take(&mut proc.thread.set_child_tid);
+    if at != 0 {
+        let _ = crate::user::UserPtr(at).write(p, &proc.thread.tid);
+    }
+}
+
 /// Which thread runs next, once the running one waits (or has exited, or
-/// yields its time slice: then `requeue` puts it at the end of the queue).
-/// With none runnable it waits in the monitor for the first deadline or
-/// host event. Returns the thread to switch to (it may be the running one).
-pub fn next<P: Platform>(proc: &mut Process, p: &mut P, requeue: bool) -> Tid {
+/// yields its time slice: then `requeue` puts it at the end of the queue,
+/// and other processes go first). With none runnable it waits in the
+/// monitor for the first deadline or host event. Returns the process and
+/// thread to switch to (they may be the running ones).
+pub fn next<P: Platform>(proc: &mut Process, p: &mut P, requeue: bool) -> (u32, Tid) {
     let me = proc.thread.tid;
     if requeue && proc.thread.wait.is_none() && !proc.thread.exited {
         proc.threads.runq.push_back(me);
     }
     loop {
         expire(proc, p);
+        if requeue {
+            if let Some(x) = other_process(proc) {
+                return x;
+            }
+        }
         if let Some(t) = proc.threads.runq.pop_front() {
             proc.threads.switches += 1;
-            return t;
+            return (proc.pid, t);
+        }
+        if let Some(x) = other_process(proc) {
+            return x;
         }
         idle(proc, p);
     }
+}
+
+/// A runnable thread of another process: the first after the running
+/// process's id, round the ids.
+fn other_process(proc: &mut Process) -> Option<(u32, Tid)> {
+    let me = proc.pid;
+    let w = &mut proc.world.procs;
+    let pick = w.range(me + 1..).chain(w.range(..me)).find(|(_, o)| !o.threads.runq.is_empty()).map(|(k, _)| *k)?;
+    let o = w.get_mut(&pick)?;
+    let t = o.threads.runq.pop_front()?;
+    o.threads.switches += 1;
+    proc.threads.switches += 1;
+    Some((pick, t))
 }
 
 /// Makes `tid` the running thread (its state goes to `proc.thread`);
@@ -255,8 +307,17 @@ pub fn make_current(proc: &mut Process, tid: Tid, now: u64) {
     }
 }
 
-/// Wakes the threads whose deadline has passed.
+/// Wakes the threads whose deadline has passed, in every process.
 fn expire<P: Platform>(proc: &mut Process, p: &mut P) {
+    expire_in(proc, p);
+    let mut w = core::mem::take(&mut proc.world.procs);
+    for o in w.values_mut() {
+        expire_in(o, p);
+    }
+    proc.world.procs = w;
+}
+
+fn expire_in<P: Platform>(proc: &mut Process, p: &mut P) {
     crate::sys_timer::fire_due(proc, p);
     let now = p.clock_ns(false);
     let due: Vec<(Tid, Option<SysResult>)> = core::iter::once(&proc.thread)
@@ -273,7 +334,13 @@ fn expire<P: Platform>(proc: &mut Process, p: &mut P) {
 fn idle<P: Platform>(proc: &mut Process, p: &mut P) {
     let mut host = [0u16; 3];
     let mut deadline: Option<u64> = crate::sys_timer::next_due(proc);
-    for t in core::iter::once(&proc.thread).chain(proc.threads.others.values()) {
+    for o in proc.world.procs.values() {
+        if let Some(d) = crate::sys_timer::next_due(o) {
+            deadline = Some(deadline.map_or(d, |x| x.min(d)));
+        }
+    }
+    let all = core::iter::once(&*proc).chain(proc.world.procs.values().map(|b| &**b));
+    for t in all.flat_map(|o| core::iter::once(&o.thread).chain(o.threads.others.values())) {
         let Some(w) = t.wait else { continue };
         if let WaitOn::Io { host: h } = w.on {
             for i in 0..3 {
@@ -304,14 +371,22 @@ fn idle<P: Platform>(proc: &mut Process, p: &mut P) {
         crate::sys_signal::host_signal(proc, p, signal as u64);
     }
     if ready != [0; 3] {
-        let waiting: Vec<Tid> = core::iter::once(&proc.thread)
-            .chain(proc.threads.others.values())
-            .filter(|t| matches!(t.wait, Some(Wait { on: WaitOn::Io { host }, .. }) if (0..3).any(|i| host[i] & ready[i] != 0)))
-            .map(|t| t.tid)
-            .collect();
-        for tid in waiting {
-            wake(proc, tid, None);
+        wake_host(proc, ready);
+        for o in proc.world.procs.values_mut() {
+            wake_host(o, ready);
         }
+    }
+}
+
+/// Wakes the threads waiting for these host stdio events.
+fn wake_host(proc: &mut Process, ready: [u16; 3]) {
+    let waiting: Vec<Tid> = core::iter::once(&proc.thread)
+        .chain(proc.threads.others.values())
+        .filter(|t| matches!(t.wait, Some(Wait { on: WaitOn::Io { host }, .. }) if (0..3).any(|i| host[i] & ready[i] != 0)))
+        .map(|t| t.tid)
+        .collect();
+    for tid in waiting {
+        wake(proc, tid, None);
     }
 }
 
@@ -343,11 +418,17 @@ pub fn yield_now(proc: &mut Process) -> SysResult {
 /// When the monitor must stop the program in its own code (None: never):
 /// a timer's time, or the deadline of a waiting thread (which then can run).
 pub fn wakeup<P: Platform>(proc: &Process, p: &mut P) -> Option<u64> {
-    let waits = proc.threads.others.values().filter_map(|t| t.wait.and_then(|w| w.deadline)).min();
-    match (crate::sys_timer::wakeup(proc, p), waits) {
+    let min = |a: Option<u64>, b: Option<u64>| match (a, b) {
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),
+    };
+    let waits = proc.threads.others.values().filter_map(|t| t.wait.and_then(|w| w.deadline)).min();
+    let mut at = min(crate::sys_timer::wakeup(proc, p), waits);
+    for o in proc.world.procs.values() {
+        let waits = core::iter::once(&o.thread).chain(o.threads.others.values()).filter_map(|t| t.wait.and_then(|w| w.deadline)).min();
+        at = min(at, min(crate::sys_timer::next_due(o), waits));
     }
+    at
 }
 
 /// The program was stopped in its own code: timers that are due fire, and

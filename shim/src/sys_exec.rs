@@ -56,19 +56,43 @@ pub fn execve<P: Platform>(proc: &mut Process, p: &mut P, path: u64, argv: u64, 
 }
 
 fn exec<P: Platform>(proc: &mut Process, p: &mut P, dirfd: u64, path: u64, argv: u64, envp: u64) -> SysResult {
-    // Everything the loading allocates is freed when replace() returns:
-    // start_program does not return, so nothing in this frame is dropped.
-    let (entry, sp) = replace(proc, p, dirfd, path, argv, envp)?;
-    p.set_fs_base(0);
-    p.start_program(entry, sp)
-}
-
-/// Loads the new program in place of the old; returns its entry point and stack pointer.
-fn replace<P: Platform>(proc: &mut Process, p: &mut P, dirfd: u64, path: u64, argv: u64, envp: u64) -> Result<(u64, u64), Errno> {
     let name = read_cstr(p, path, 4096)?;
     let mut total = 0;
     let args = strings(p, argv, &mut total)?;
     let env = strings(p, envp, &mut total)?;
+    // A vfork child runs in its parent's memory: the new program gets an
+    // address space of its own, and the parent's stays as it is (back to
+    // it if the execve fails).
+    let vforked = (!proc.owns_space).then(|| (proc.space, proc.mm.clone()));
+    if vforked.is_some() {
+        let space = p.new_space(false)?;
+        p.switch_space(space);
+        proc.space = space;
+        proc.owns_space = true;
+        proc.mm.vmas.retain(|_, v| matches!(v.kind, crate::mm::Kind::Trampoline | crate::mm::Kind::Vdso));
+        proc.mm.shared.clear();
+    }
+    // Everything the loading allocates is freed when replace() returns:
+    // start_program does not return, so nothing in this frame is dropped.
+    match replace(proc, p, dirfd, name, args, env) {
+        Ok((entry, sp)) => {
+            crate::procs::release_vfork(proc);
+            p.set_fs_base(0);
+            p.start_program(entry, sp)
+        }
+        Err(e) => {
+            if let Some((space, mm)) = vforked {
+                p.switch_space(space);
+                p.free_space(proc.space);
+                (proc.space, proc.owns_space, proc.mm) = (space, false, mm);
+            }
+            Err(e)
+        }
+    }
+}
+
+/// Loads the new program in place of the old; returns its entry point and stack pointer.
+fn replace<P: Platform>(proc: &mut Process, p: &mut P, dirfd: u64, name: Vec<u8>, args: Vec<Vec<u8>>, env: Vec<Vec<u8>>) -> Result<(u64, u64), Errno> {
     let (loc, comps) = match sys_fs::resolve(proc, p, dirfd, &name, true) {
         Ok((Loc::MemMissing { .. }, _)) | Err(Errno::ENOENT) => {
             // system() and popen() run /bin/sh: say once why it is missing
@@ -141,9 +165,9 @@ fn replace<P: Platform>(proc: &mut Process, p: &mut P, dirfd: u64, path: u64, ar
             kind: if k == crate::mm::Kind::Vdso { abi::boot::REGION_VDSO } else { abi::boot::REGION_TRAMPOLINE },
         })
         .collect();
-    if let Err(e) = load(p, &image, &mut regions) {
+    if let Err(e) = load(p, &image, &mut regions, &mut proc.cpuid_sites) {
         p.warn(format_args!("execve of {} failed after the old program was gone: {e:?}", alloc::string::String::from_utf8_lossy(&exe)));
-        p.kill(abi::linux::sig::SIGKILL, None);
+        crate::procs::die(proc, p, abi::linux::sig::SIGKILL, None);
     }
     p.unmap(STAGING, stage_len);
 
@@ -175,12 +199,12 @@ fn replace<P: Platform>(proc: &mut Process, p: &mut P, dirfd: u64, path: u64, ar
     };
     let (stack, sp) = match loader::build_stack(USER_STACK_TOP, &stack_args) {
         Ok(s) => s,
-        Err(_) => p.kill(abi::linux::sig::SIGKILL, None),
+        Err(_) => crate::procs::die(proc, p, abi::linux::sig::SIGKILL, None),
     };
     let stack_size = page_up(stack.len() as u64 + 1).max(USER_STACK_INITIAL);
     let lo = USER_STACK_TOP - stack_size;
     if p.map(lo, stack_size, PROT_READ | PROT_WRITE).is_err() || p.write_user(USER_STACK_TOP - stack.len() as u64, &stack).is_err() {
-        p.kill(abi::linux::sig::SIGKILL, None);
+        crate::procs::die(proc, p, abi::linux::sig::SIGKILL, None);
     }
     regions.push(UserRegion { start: lo, end: USER_STACK_TOP, prot: PROT_READ | PROT_WRITE, kind: REGION_STACK });
 
@@ -245,7 +269,7 @@ fn stage<P: Platform>(proc: &Process, p: &mut P, loc: &Loc, size: u64) -> Result
 
 /// Maps the segments from the staging area, rewrites their sites, and
 /// gives them their rights.
-fn load<P: Platform>(p: &mut P, image: &loader::Image, regions: &mut Vec<UserRegion>) -> Result<(), Errno> {
+fn load<P: Platform>(p: &mut P, image: &loader::Image, regions: &mut Vec<UserRegion>, sites: &mut Vec<u64>) -> Result<(), Errno> {
     let prot_of = |s: &loader::Segment| {
         (if s.prot.read { PROT_READ } else { 0 }) | (if s.prot.write { PROT_WRITE } else { 0 }) | (if s.prot.exec { PROT_EXEC } else { 0 })
     };
@@ -282,6 +306,7 @@ fn load<P: Platform>(p: &mut P, image: &loader::Image, regions: &mut Vec<UserReg
         p.write_user(site, &loader::CALL_RAX)?;
     }
     p.set_cpuid_sites(&cpuid);
+    *sites = cpuid;
     for &(lo, hi, prot) in &pages {
         p.protect(lo, hi - lo, prot)?;
     }

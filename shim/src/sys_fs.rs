@@ -1499,8 +1499,8 @@ pub fn pipe_read<P: Platform>(proc: &mut Process, p: &mut P, buf: &Rc<core::cell
         if b.writers == 0 {
             return Ok(0);
         }
-        if !nonblock && proc.nthreads() > 1 {
-            // Another thread may fill it.
+        if !nonblock && proc.others_exist() {
+            // Another thread or process may fill it.
             drop(b);
             return crate::sched::block(proc, pipe_wait());
         }
@@ -1532,7 +1532,7 @@ pub fn pipe_write<P: Platform>(proc: &mut Process, p: &mut P, buf: &Rc<core::cel
     }
     let room = PIPE_BUF_SIZE - b.data.len();
     if room == 0 {
-        if !nonblock && proc.nthreads() > 1 {
+        if !nonblock && proc.others_exist() {
             drop(b);
             return crate::sched::block(proc, pipe_wait());
         }

@@ -408,6 +408,5 @@ pub fn out_of_memory<P: Platform>(proc: &mut Process, p: &mut P) -> ! {
         "out of guest memory ({} MiB): the program was killed (SIGKILL), as by Linux's OOM killer; give it more with --memory",
         proc.mem_size >> 20
     ));
-    write_back_all(proc, p);
-    p.kill(abi::linux::sig::SIGKILL, None)
+    crate::procs::die(proc, p, abi::linux::sig::SIGKILL, None)
 }

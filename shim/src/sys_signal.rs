@@ -149,13 +149,17 @@ pub fn kill<P: Platform>(proc: &mut Process, p: &mut P, pid: i32, signal: u64) -
     if signal != 0 {
         valid(signal)?;
     }
-    // The VM holds one process: -1 ("every other process") finds none.
-    if pid == proc.pid as i32 || pid == 0 || pid == -(proc.pid as i32) {
-        let info = user_info(proc, signal as u32, si::SI_USER);
-        send(proc, p, None, info)
-    } else {
-        Err(Errno::ESRCH)
+    let info = user_info(proc, signal as u32, si::SI_USER);
+    for target in crate::procs::kill_targets(proc, pid)? {
+        if target == proc.pid {
+            send(proc, p, None, info)?;
+        } else if let Some(o) = proc.world.procs.get_mut(&target) {
+            if !o.is_zombie() {
+                send(o, p, None, info)?;
+            }
+        }
     }
+    Ok(0)
 }
 
 pub fn tkill<P: Platform>(proc: &mut Process, p: &mut P, tgid: Option<u64>, tid: u64, signal: u64) -> SysResult {
@@ -331,8 +335,7 @@ pub fn deliver<P: Platform>(proc: &mut Process, p: &mut P, regs: &mut Regs, mut 
 }
 
 fn terminate<P: Platform>(proc: &mut Process, p: &mut P, s: u32, fault: Option<FaultInfo>) -> ! {
-    crate::sys_mem::write_back_all(proc, p);
-    p.kill(s, fault)
+    crate::procs::die(proc, p, s, fault)
 }
 
 /// Writes the frame for handler `a` of signal `s` and points `regs` at the handler.

@@ -40,16 +40,14 @@ pub fn clone<P: Platform>(proc: &mut Process, p: &mut P, regs: &Regs, flags: u64
     if flags & CLONE_SIGHAND != 0 && flags & CLONE_VM == 0 || flags & CLONE_THREAD != 0 && flags & CLONE_SIGHAND == 0 {
         return Err(Errno::EINVAL);
     }
+    if flags & CLONE_THREAD == 0 {
+        return crate::procs::fork(proc, p, regs, flags, stack, ptid, ctid, tls);
+    }
     if flags & THREAD_REQUIRED != THREAD_REQUIRED || flags & !(THREAD_REQUIRED | THREAD_OPTIONAL | 0xff) != 0 {
-        if proc.first_warning(56) {
-            p.warn(format_args!(
-                "clone with flags {flags:#x} makes a new process, which uk-run does not run yet: answering ENOSYS"
-            ));
-        }
-        return Err(Errno::ENOSYS);
+        return Err(Errno::EINVAL);
     }
     // An exit signal is for a child process: a thread's is ignored (clone3 refuses one).
-    let tid = new_tid(proc);
+    let tid = crate::procs::new_id(proc);
     let mut child = regs.clone();
     child.rax = 0;
     if stack != 0 {
@@ -72,16 +70,6 @@ pub fn clone<P: Platform>(proc: &mut Process, p: &mut P, regs: &Regs, flags: u64
     proc.threads.others.insert(tid, t);
     proc.threads.runq.push_back(tid);
     Ok(tid as u64)
-}
-
-fn new_tid(proc: &mut Process) -> Tid {
-    loop {
-        proc.threads.next_tid = proc.threads.next_tid.max(proc.pid).wrapping_add(1).max(proc.pid + 1);
-        let t = proc.threads.next_tid;
-        if proc.thread_mut(t).is_none() {
-            return t;
-        }
-    }
 }
 
 /// clone3: `struct clone_args` (at least 64 bytes: up to tls).
@@ -107,14 +95,13 @@ pub fn clone3<P: Platform>(proc: &mut Process, p: &mut P, regs: &Regs, args: u64
         return Err(Errno::EINVAL);
     }
     let sp = if stack != 0 { stack.wrapping_add(stack_size) } else { 0 };
-    clone(proc, p, regs, flags, sp, parent_tid, child_tid, tls)
+    clone(proc, p, regs, flags | exit_signal, sp, parent_tid, child_tid, tls)
 }
 
 /// exit: this thread ends; the process ends with the last one.
 pub fn exit_thread<P: Platform>(proc: &mut Process, p: &mut P, status: i32) -> SysResult {
     if proc.nthreads() == 1 {
-        crate::sys_mem::write_back_all(proc, p);
-        p.exit(status)
+        crate::procs::exit(proc, p, status)
     }
     thread_gone(proc, p);
     proc.thread.exited = true;

@@ -80,7 +80,8 @@ pub fn clock_nanosleep<P: Platform>(proc: &mut Process, p: &mut P, clock: u64, f
 }
 
 /// getrusage: the process's CPU time (time not spent blocked) as user
-/// time, its mapped memory as the peak RSS; no children ever ran.
+/// time, its mapped memory as the peak RSS; for the children waited for,
+/// their CPU time.
 pub fn getrusage<P: Platform>(proc: &mut Process, p: &mut P, who: u64, buf: u64) -> SysResult {
     const RUSAGE_SELF: i32 = 0;
     const RUSAGE_CHILDREN: i32 = -1;
@@ -93,7 +94,7 @@ pub fn getrusage<P: Platform>(proc: &mut Process, p: &mut P, who: u64, buf: u64)
             b[8..16].copy_from_slice(&((cpu % NSEC_PER_SEC) / 1000).to_le_bytes());
             b[32..40].copy_from_slice(&(proc.mm.mapped(0, u64::MAX) >> 10).to_le_bytes());
         }
-        RUSAGE_CHILDREN => {}
+        RUSAGE_CHILDREN => return crate::procs::write_rusage(p, buf, proc.children_cpu_ns).map(|_| 0),
         _ => return Err(Errno::EINVAL),
     }
     p.write_user(buf, &b).map(|_| 0)
@@ -104,6 +105,6 @@ pub fn getrusage<P: Platform>(proc: &mut Process, p: &mut P, who: u64, buf: u64)
 pub fn times<P: Platform>(proc: &mut Process, p: &mut P, buf: u64) -> SysResult {
     const TICK_NS: u64 = NSEC_PER_SEC / 100;
     let cpu = now(proc, p, ClockSource::CpuTime) / TICK_NS;
-    UserPtr(buf).write_opt(p, &[cpu, 0u64, 0, 0])?;
+    UserPtr(buf).write_opt(p, &[cpu, 0u64, proc.children_cpu_ns / TICK_NS, 0])?;
     Ok(p.clock_ns(false).saturating_sub(proc.start_mono_ns) / TICK_NS)
 }

@@ -8,7 +8,7 @@
 use crate::sys_fs::{self, Attr, AT_FDCWD};
 use crate::signal::{Regs, Trap};
 use crate::sys_signal::Restart;
-use crate::{sched, sys_event, sys_exec, sys_ipc, sys_io, sys_mem, sys_proc, sys_signal, sys_thread, sys_time, sys_timer, Platform, Process, SysResult};
+use crate::{procs, sched, sys_event, sys_exec, sys_ipc, sys_io, sys_mem, sys_proc, sys_signal, sys_thread, sys_time, sys_timer, Platform, Process, SysResult};
 use abi::linux::Errno;
 use syscalls::Sysno;
 
@@ -45,6 +45,8 @@ pub fn syscall<P: Platform>(proc: &mut Process, p: &mut P, regs: &mut Regs) -> O
         }
         Some(Sysno::clone) => sys_thread::clone(proc, p, regs, a[0], a[1], a[2], a[3], a[4]),
         Some(Sysno::clone3) => sys_thread::clone3(proc, p, regs, a[0], a[1]),
+        Some(Sysno::fork) => procs::fork(proc, p, regs, abi::linux::sig::SIGCHLD as u64, 0, 0, 0, 0),
+        Some(Sysno::vfork) => procs::fork(proc, p, regs, sys_thread::CLONE_VM | procs::CLONE_VFORK | abi::linux::sig::SIGCHLD as u64, 0, 0, 0, 0),
         Some(Sysno::sigaltstack) => sys_signal::sigaltstack(proc, p, a[0], a[1], regs.rsp),
         Some(s) => call(proc, p, s, a),
         None => {
@@ -60,7 +62,7 @@ pub fn syscall<P: Platform>(proc: &mut Process, p: &mut P, regs: &mut Regs) -> O
 /// The thread that waited in a syscall runs again: its result, or the
 /// syscall once more.
 pub fn resumed<P: Platform>(proc: &mut Process, p: &mut P, regs: &mut Regs) -> Outcome {
-    match sched::resume(proc) {
+    match sched::resume(proc, p) {
         Some(r) => finish(proc, p, regs, regs.rax, r),
         None => syscall(proc, p, regs),
     }
@@ -245,8 +247,8 @@ fn call<P: Platform>(proc: &mut Process, p: &mut P, s: Sysno, a: [u64; 6]) -> Sy
         Sysno::copy_file_range => sys_fs::copy_file_range(proc, p, a[0], a[1], a[2], a[3], a[4], a[5]),
         Sysno::pipe => sys_fs::pipe2(proc, p, a[0], 0),
         Sysno::pipe2 => sys_fs::pipe2(proc, p, a[0], a[1]),
-        // There are no child processes (fork and clone answer ENOSYS).
-        Sysno::wait4 | Sysno::waitid => Err(Errno::ECHILD),
+        Sysno::wait4 => procs::wait4(proc, p, a[0], a[1], a[2], a[3]),
+        Sysno::waitid => procs::waitid(proc, p, a[0], a[1], a[2], a[3], a[4]),
         // Advice only: Linux may ignore it too.
         Sysno::fadvise64 => proc.fds.get(a[0]).map(|_| 0),
 
@@ -254,10 +256,7 @@ fn call<P: Platform>(proc: &mut Process, p: &mut P, s: Sysno, a: [u64; 6]) -> Sy
         Sysno::execve => sys_exec::execve(proc, p, a[0], a[1], a[2]),
         Sysno::execveat if a[4] == 0 => sys_exec::execve_at(proc, p, a[0], a[1], a[2], a[3]),
         Sysno::exit => sys_thread::exit_thread(proc, p, a[0] as i32),
-        Sysno::exit_group => {
-            sys_mem::write_back_all(proc, p);
-            p.exit(a[0] as i32)
-        }
+        Sysno::exit_group => procs::exit(proc, p, a[0] as i32),
         Sysno::getpid => Ok(proc.pid as u64),
         Sysno::gettid => Ok(proc.thread.tid as u64),
         Sysno::getppid => Ok(proc.ppid as u64),
@@ -271,8 +270,11 @@ fn call<P: Platform>(proc: &mut Process, p: &mut P, s: Sysno, a: [u64; 6]) -> Sy
             sys_proc::setid(proc, s, a)
         }
         Sysno::getgroups => sys_proc::getgroups(proc, p, a[0], a[1]),
-        Sysno::getpgrp | Sysno::getsid => Ok(proc.pid as u64),
-        Sysno::getpgid => Ok(proc.pid as u64),
+        Sysno::getpgrp => Ok(proc.pgid as u64),
+        Sysno::getpgid => procs::getpgid(proc, a[0]),
+        Sysno::getsid => procs::getsid(proc, a[0]),
+        Sysno::setpgid => procs::setpgid(proc, a[0], a[1]),
+        Sysno::setsid => procs::setsid(proc),
         Sysno::umask => Ok(core::mem::replace(&mut proc.umask, a[0] as u32 & 0o777) as u64),
         Sysno::uname => sys_proc::uname(proc, p, a[0]),
         Sysno::sysinfo => sys_proc::sysinfo(proc, p, a[0]),
@@ -354,7 +356,7 @@ fn call<P: Platform>(proc: &mut Process, p: &mut P, s: Sysno, a: [u64; 6]) -> Sy
         Sysno::timer_getoverrun => sys_timer::timer_getoverrun(proc, a[0]),
         Sysno::timer_delete => sys_timer::timer_delete(proc, a[0]),
 
-        Sysno::sigaltstack | Sysno::rt_sigreturn | Sysno::clone | Sysno::clone3 => Err(Errno::ENOSYS),
+        Sysno::sigaltstack | Sysno::rt_sigreturn | Sysno::clone | Sysno::clone3 | Sysno::fork | Sysno::vfork => Err(Errno::ENOSYS),
         s if QUIET_ENOSYS.contains(&s) => Err(Errno::ENOSYS),
         s => {
             if proc.first_warning(s.id() as u64) {

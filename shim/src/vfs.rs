@@ -173,6 +173,7 @@ pub trait ProcLinks {
     }
 }
 
+#[derive(Default)]
 pub struct Vfs {
     pub nodes: Vec<Node>,
     pub shares: Vec<Share>,
