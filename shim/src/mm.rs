@@ -28,6 +28,10 @@ pub struct Vma {
     pub kind: Kind,
 }
 
+/// The frames of a MAP_SHARED mapping (the platform's, mapped as aliases).
+#[derive(Debug)]
+pub struct SharedFrames(pub Vec<u64>);
+
 #[derive(Debug, Clone, Default)]
 pub struct Mm {
     /// start -> area; areas never overlap.
@@ -37,6 +41,9 @@ pub struct Mm {
     /// MAP_SHARED file mappings: start -> (end, file, file offset). Their
     /// pages are written back on msync, munmap, exit and death.
     pub shared: BTreeMap<u64, (u64, alloc::rc::Rc<crate::fd::OpenFile>, u64)>,
+    /// MAP_SHARED mappings' frames, which fork shares instead of copying:
+    /// start -> (end, the frames, which the last process holding them frees).
+    pub frames: BTreeMap<u64, (u64, alloc::rc::Rc<SharedFrames>)>,
     /// Ranges unmapped since the platform last flushed its cached
     /// translations (at generation `cooling_gen`): placing a new mapping
     /// there would cost a flush (an exit), so mmap places it elsewhere while
@@ -60,7 +67,7 @@ impl Mm {
             };
             vmas.insert(r.start, Vma { end: r.end, prot: r.prot, kind });
         }
-        Mm { vmas, brk_start, brk: brk_start, shared: BTreeMap::new(), cooling: Vec::new(), cooling_gen: 0 }
+        Mm { vmas, brk_start, brk: brk_start, shared: BTreeMap::new(), frames: BTreeMap::new(), cooling: Vec::new(), cooling_gen: 0 }
     }
 
     /// [start, end) was unmapped; `gen` is the platform's flush count.

@@ -272,6 +272,7 @@ fn end<P: Platform>(proc: &mut Process, p: &mut P, status: i32) {
     if let Some(f) = proc.cwd_file.take() {
         crate::sys_fs::release_file(p, f);
     }
+    crate::sys_mem::drop_shared(proc, p);
     proc.mm = Default::default();
     proc.timers.clear();
     proc.state = State::Zombie { status };

@@ -71,6 +71,7 @@ fn exec<P: Platform>(proc: &mut Process, p: &mut P, dirfd: u64, path: u64, argv:
         proc.owns_space = true;
         proc.mm.vmas.retain(|_, v| matches!(v.kind, crate::mm::Kind::Trampoline | crate::mm::Kind::Vdso));
         proc.mm.shared.clear();
+        proc.mm.frames.clear();
     }
     // Everything the loading allocates is freed when replace() returns:
     // start_program does not return, so nothing in this frame is dropped.

@@ -147,6 +147,23 @@ pub fn mmap<P: Platform>(proc: &mut Process, p: &mut P, addr: u64, len: u64, pro
         }
     };
     let mm = &mut proc.mm;
+    if flags & MAP_TYPE != MAP_PRIVATE {
+        // Frames of its own, which fork shares: every process that
+        // inherits the mapping sees the others' writes at once.
+        let frames = p.alloc_frames(len / PAGE_SIZE)?;
+        p.map_frames(start, &frames, (PROT_READ | PROT_WRITE) as u32)?;
+        mm.frames.insert(start, (start + len, alloc::rc::Rc::new(crate::mm::SharedFrames(frames))));
+        mm.insert(start, Vma { end: start + len, prot: prot as u32, kind: Kind::Anon });
+        if let Some(file) = file {
+            if let Err(e) = sys_fs::read_into_map(proc, p, &file, off, start, len) {
+                unmap_range(proc, p, start, start + len);
+                return Err(e);
+            }
+            proc.mm.shared.insert(start, (start + len, file, off));
+        }
+        p.protect(start, len, prot as u32)?;
+        return Ok(start);
+    }
     let Some(file) = file else {
         if flags & (MAP_POPULATE | MAP_LOCKED) == 0 && len >= LAZY_MIN {
             p.reserve_lazy(start, len);
@@ -157,19 +174,15 @@ pub fn mmap<P: Platform>(proc: &mut Process, p: &mut P, addr: u64, len: u64, pro
         mm.insert(start, Vma { end: start + len, prot: prot as u32, kind: Kind::Anon });
         return Ok(start);
     };
-    // A file mapping is a copy of the file's bytes (MAP_SHARED ones go back
-    // to the file on msync, munmap and exit).
+    // A private file mapping is a copy of the file's bytes (MAP_SHARED
+    // ones, above, go back to the file on msync, munmap and exit).
     p.map(start, len, PROT_READ | PROT_WRITE)?;
     if let Err(e) = sys_fs::read_into_map(proc, p, &file, off, start, len) {
         p.unmap(start, len);
         return Err(e);
     }
     p.protect(start, len, prot as u32)?;
-    let mm = &mut proc.mm;
-    mm.insert(start, Vma { end: start + len, prot: prot as u32, kind: Kind::Anon });
-    if flags & MAP_TYPE != MAP_PRIVATE {
-        mm.shared.insert(start, (start + len, file, off));
-    }
+    proc.mm.insert(start, Vma { end: start + len, prot: prot as u32, kind: Kind::Anon });
     Ok(start)
 }
 
@@ -220,14 +233,31 @@ fn unmap_range<P: Platform>(proc: &mut Process, p: &mut P, start: u64, end: u64)
     forget_shared(proc, p, start, end);
     proc.mm.carve(start, end);
     p.unmap(start, end - start);
+    forget_frames(proc, p, start, end);
     proc.mm.cool(start, end, p.tlb_generation());
 }
 
-/// Before the whole address space goes (execve): every MAP_SHARED page back
-/// to its file, and the files closed that nothing else holds.
+/// Before the whole address space goes (execve, the end): every
+/// MAP_SHARED page back to its file, the files closed that nothing else
+/// holds, and the shared frames freed that no other process maps.
 pub fn drop_shared<P: Platform>(proc: &mut Process, p: &mut P) {
     write_back_all(proc, p);
     forget_shared(proc, p, 0, USER_END);
+    forget_frames(proc, p, 0, USER_END);
+}
+
+/// The MAP_SHARED frames of mappings wholly inside [start, end) are no
+/// longer this process's: the last process to let them go frees them (a
+/// part unmapped keeps the whole until then).
+fn forget_frames<P: Platform>(proc: &mut Process, p: &mut P, start: u64, end: u64) {
+    let gone: alloc::vec::Vec<u64> = proc.mm.frames.range(start..end).filter(|(_, (e, _))| *e <= end).map(|(s, _)| *s).collect();
+    for s in gone {
+        if let Some((_, f)) = proc.mm.frames.remove(&s) {
+            if let Ok(f) = alloc::rc::Rc::try_unwrap(f) {
+                p.free_frames(&f.0);
+            }
+        }
+    }
 }
 
 pub fn munmap<P: Platform>(proc: &mut Process, p: &mut P, addr: u64, len: u64) -> SysResult {
