@@ -432,6 +432,10 @@ impl Platform for Machine {
         self.mem.map(addr, len, prot)
     }
 
+    fn map_large(&mut self, addr: u64, len: u64) -> Result<(), Errno> {
+        self.mem.map_large(addr, len)
+    }
+
     fn unmap(&mut self, addr: u64, len: u64) {
         self.mem.unmap(addr, len)
     }

@@ -49,8 +49,10 @@ pub struct Memory {
     dirty: (u64, u64),
     gen: u64,
     pub flushes: u64,
-    /// 2 MiB blocks dead address spaces gave back.
+    /// 2 MiB blocks dead address spaces gave back, and those unmapped
+    /// whole (free at the next flush).
     free_huge: alloc::vec::Vec<u64>,
+    dirty_huge: alloc::vec::Vec<u64>,
     /// Address-space switches (CR3 loads).
     pub switches: u64,
 }
@@ -92,7 +94,7 @@ pub fn leaf_flags(prot: u32) -> u64 {
 
 impl Memory {
     pub fn new(pml4: u64, low: [u64; 2], tables: [u64; 2], free_start: u64, mem_size: u64, usable: u64) -> Memory {
-        Memory { pml4, low, tables, next: free_start, end: mem_size, usable, free: 0, dirty: (0, 0), gen: 0, flushes: 0, free_huge: alloc::vec::Vec::new(), switches: 0 }
+        Memory { pml4, low, tables, next: free_start, end: mem_size, usable, free: 0, dirty: (0, 0), gen: 0, flushes: 0, free_huge: alloc::vec::Vec::new(), dirty_huge: alloc::vec::Vec::new(), switches: 0 }
     }
 
     pub fn flush(&mut self) {
@@ -104,6 +106,8 @@ impl Memory {
             write_entry(tail, 0, self.free);
             self.free = head;
         }
+        let blocks = core::mem::take(&mut self.dirty_huge);
+        self.free_huge.extend(blocks);
     }
 
     /// `bytes` of never-used, physically contiguous RAM (zero from the
@@ -295,20 +299,108 @@ impl Memory {
     }
 
     pub fn unmap(&mut self, va: u64, len: u64) {
-        for page in (va..va + len).step_by(PAGE_SIZE as usize) {
-            // A 2 MiB page (the program image) is split first.
-            let create = self.huge_entry(page).is_some();
-            if let Ok(Some((t, i))) = self.slot(page, create) {
-                let e = read_entry(t, i);
-                if e & HAS_FRAME != 0 {
-                    // A segment's frame stays the segment's.
-                    if e & SW_ALIAS == 0 {
-                        self.release(e & pte::ADDR_MASK);
+        const HUGE: u64 = abi::layout::HUGE_PAGE_SIZE;
+        let mut page = va;
+        while page < va + len {
+            // A whole 2 MiB page: its entries go stale one by one (the TLB
+            // may hold them), but its RAM goes back whole, for the next
+            // 2 MiB mapping, after the next flush.
+            if page % HUGE == 0 && page + HUGE <= va + len {
+                if let Some(h) = self.huge_entry(page).filter(|h| h & SW_ALIAS == 0) {
+                    let base = h & pte::ADDR_MASK & !(HUGE - 1);
+                    if let Ok(Some((t, _))) = self.slot(page, true) {
+                        for j in 0..512 {
+                            write_entry(t, j, SW_STALE | (self.gen << GEN_SHIFT));
+                        }
+                        if base >= HUGE {
+                            self.dirty_huge.push(base);
+                        }
+                        page += HUGE;
+                        continue;
                     }
-                    write_entry(t, i, SW_STALE | (self.gen << GEN_SHIFT));
                 }
             }
+            self.unmap_page(page);
+            page += PAGE_SIZE;
         }
+    }
+
+    fn unmap_page(&mut self, page: u64) {
+        // A 2 MiB page (the program image) is split first.
+        let create = self.huge_entry(page).is_some();
+        if let Ok(Some((t, i))) = self.slot(page, create) {
+            let e = read_entry(t, i);
+            if e & HAS_FRAME != 0 {
+                // A segment's frame stays the segment's.
+                if e & SW_ALIAS == 0 {
+                    self.release(e & pte::ADDR_MASK);
+                }
+                write_entry(t, i, SW_STALE | (self.gen << GEN_SHIFT));
+            }
+        }
+    }
+
+    /// Maps fresh zeroed memory at [va, va+len) read-write: the whole,
+    /// aligned 2 MiB blocks in it as 2 MiB pages where nothing is mapped
+    /// yet (a program's image, loaded by execve: one shadow fault per block
+    /// instead of 512), the rest as 4 KiB pages. Lowering the rights of
+    /// such a block later keeps it whole, as for the image the monitor loads.
+    pub fn map_large(&mut self, va: u64, len: u64) -> Result<(), Errno> {
+        const HUGE: u64 = abi::layout::HUGE_PAGE_SIZE;
+        let rw = abi::linux::PROT_READ | PROT_WRITE;
+        let mut page = va;
+        while page < va + len {
+            if page % HUGE == 0 && page + HUGE <= va + len && self.map_block(page) {
+                page += HUGE;
+                continue;
+            }
+            self.map(page, PAGE_SIZE, rw)?;
+            page += PAGE_SIZE;
+        }
+        Ok(())
+    }
+
+    /// One 2 MiB page of zeroed RAM at `va`, if its directory slot is empty.
+    fn map_block(&mut self, va: u64) -> bool {
+        let mut t = self.pml4;
+        for level in (2..4).rev() {
+            let i = index(va, level);
+            let e = read_entry(t, i);
+            if e & pte::PRESENT == 0 {
+                let Ok(f) = self.alloc_table() else { return false };
+                write_entry(t, i, f | pte::PRESENT | pte::WRITABLE | pte::USER | pte::SET_AD);
+                t = f;
+            } else if e & pte::HUGE != 0 {
+                return false;
+            } else {
+                t = e & pte::ADDR_MASK;
+            }
+        }
+        let i = index(va, 1);
+        let e = read_entry(t, i);
+        if e & pte::PRESENT != 0 && e & pte::HUGE == 0 {
+            // A page table of nothing but unmapped pages (the program
+            // execve replaces) gives way, once nothing cached reaches them.
+            let pt = e & pte::ADDR_MASK;
+            if (0..512).any(|j| read_entry(pt, j) & HAS_FRAME != 0) {
+                return false;
+            }
+            if (0..512).any(|j| self.needs_flush_before_reuse(read_entry(pt, j))) {
+                self.flush();
+            }
+            write_entry(t, i, 0);
+            self.release(pt);
+        } else if e != 0 {
+            return false;
+        }
+        let recycled = !self.free_huge.is_empty();
+        let Some(at) = self.alloc_huge() else { return false };
+        if recycled {
+            // SAFETY: a whole 2 MiB block of guest RAM that nothing maps.
+            unsafe { core::ptr::write_bytes(phys_to_virt(at) as *mut u8, 0, abi::layout::HUGE_PAGE_SIZE as usize) };
+        }
+        write_entry(t, i, at | leaf_flags(abi::linux::PROT_READ | PROT_WRITE) | pte::HUGE);
+        true
     }
 
     /// Changes rights. Lowering them is not flushed at once: cached

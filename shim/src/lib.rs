@@ -24,7 +24,7 @@ mod sys_io;
 pub(crate) mod sys_ipc;
 mod procfs;
 mod sys_event;
-mod sys_exec;
+pub mod sys_exec;
 mod sys_fs;
 mod sys_mem;
 mod sys_proc;

@@ -96,6 +96,11 @@ pub trait Platform {
 
     /// Maps fresh zeroed anonymous memory (no frames for PROT_NONE).
     fn map(&mut self, addr: u64, len: u64, prot: u32) -> Result<(), Errno>;
+    /// Maps fresh zeroed memory read-write for a program's image (execve),
+    /// in 2 MiB pages where it can.
+    fn map_large(&mut self, addr: u64, len: u64) -> Result<(), Errno> {
+        self.map(addr, len, abi::linux::PROT_READ | abi::linux::PROT_WRITE)
+    }
     /// Unmaps and frees the frames of a range (holes are fine).
     fn unmap(&mut self, addr: u64, len: u64);
     /// Changes the protection of a range; pages without frames get fresh ones.

@@ -39,11 +39,13 @@ pub struct World {
     pub last_id: u32,
     /// The first process: orphans' new parent; its end ends the VM.
     pub init: Pid,
+    /// The sites of programs exec'd (crate::sys_exec).
+    pub exec_sites: crate::sys_exec::SitesCache,
 }
 
 impl World {
     pub fn new(init: Pid) -> World {
-        World { procs: BTreeMap::new(), last_id: init, init }
+        World { procs: BTreeMap::new(), last_id: init, init, exec_sites: Default::default() }
     }
 }
 

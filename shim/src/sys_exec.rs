@@ -128,7 +128,7 @@ fn replace<P: Platform>(proc: &mut Process, p: &mut P, dirfd: u64, name: Vec<u8>
     if !proc.mm.is_free(STAGING, STAGING + stage_len) {
         return Err(Errno::ENOMEM);
     }
-    p.map(STAGING, stage_len, PROT_READ | PROT_WRITE)?;
+    p.map_large(STAGING, stage_len)?;
     let image = match stage(proc, p, &loc, size).and_then(|_| {
         let bytes = p.user_slice(STAGING, size)?;
         loader::parse(bytes, PIE_BASE).map_err(|e| match e {
@@ -166,7 +166,11 @@ fn replace<P: Platform>(proc: &mut Process, p: &mut P, dirfd: u64, name: Vec<u8>
             kind: if k == crate::mm::Kind::Vdso { abi::boot::REGION_VDSO } else { abi::boot::REGION_TRAMPOLINE },
         })
         .collect();
-    if let Err(e) = load(p, &image, &mut regions, &mut proc.cpuid_sites) {
+    let key = SitesKey { path: exe.clone(), size: st.st_size, mtime: (st.st_mtime, st.st_mtime_nsec), ino: st.st_ino };
+    let mut cache = core::mem::take(&mut proc.world.exec_sites);
+    let loaded = load(p, &image, &mut regions, &mut proc.cpuid_sites, &mut cache, key);
+    proc.world.exec_sites = cache;
+    if let Err(e) = loaded {
         p.warn(format_args!("execve of {} failed after the old program was gone: {e:?}", alloc::string::String::from_utf8_lossy(&exe)));
         crate::procs::die(proc, p, abi::linux::sig::SIGKILL, None);
     }
@@ -270,7 +274,24 @@ fn stage<P: Platform>(proc: &Process, p: &mut P, loc: &Loc, size: u64) -> Result
 
 /// Maps the segments from the staging area, rewrites their sites, and
 /// gives them their rights.
-fn load<P: Platform>(p: &mut P, image: &loader::Image, regions: &mut Vec<UserRegion>, sites: &mut Vec<u64>) -> Result<(), Errno> {
+/// What identifies a program file for the cache of its sites.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SitesKey {
+    path: Vec<u8>,
+    size: i64,
+    mtime: (i64, i64),
+    ino: u64,
+}
+
+/// The `syscall` and `cpuid` sites of programs exec'd before, by file: a
+/// shell that runs the same program a thousand times decodes it once.
+#[derive(Default)]
+pub struct SitesCache(Vec<(SitesKey, Vec<loader::Sites>)>);
+
+/// Programs whose sites are kept at most (the oldest goes first).
+const SITES_CACHED: usize = 16;
+
+fn load<P: Platform>(p: &mut P, image: &loader::Image, regions: &mut Vec<UserRegion>, sites: &mut Vec<u64>, cache: &mut SitesCache, key: SitesKey) -> Result<(), Errno> {
     let prot_of = |s: &loader::Segment| {
         (if s.prot.read { PROT_READ } else { 0 }) | (if s.prot.write { PROT_WRITE } else { 0 }) | (if s.prot.exec { PROT_EXEC } else { 0 })
     };
@@ -287,20 +308,32 @@ fn load<P: Platform>(p: &mut P, image: &loader::Image, regions: &mut Vec<UserReg
         }
     }
     for &(lo, hi, _) in &pages {
-        p.map(lo, hi - lo, PROT_READ | PROT_WRITE)?;
+        p.map_large(lo, hi - lo)?;
     }
     let mut cpuid = Vec::new();
-    for s in &image.segments {
+    let known = cache.0.iter().position(|(k, _)| *k == key).map(|i| cache.0.remove(i).1);
+    let mut found = Vec::new();
+    for (n, s) in image.segments.iter().enumerate() {
         // The segment lies inside the file (the loader checked it).
         p.copy_in_user(s.vaddr, STAGING + s.offset, s.filesz)?;
         if s.prot.exec {
-            let sites = loader::find_sites(p.user_slice(s.vaddr, s.filesz)?, s.vaddr);
-            for site in sites.syscall {
+            let sites = match known.as_ref().and_then(|k| k.get(n)) {
+                Some(k) => k.clone(),
+                None => loader::find_sites(p.user_slice(s.vaddr, s.filesz)?, s.vaddr),
+            };
+            for &site in &sites.syscall {
                 p.write_user(site, &loader::CALL_RAX)?;
             }
-            cpuid.extend(sites.cpuid);
+            cpuid.extend(sites.cpuid.iter().copied());
+            found.push(sites);
+        } else {
+            found.push(loader::Sites::default());
         }
     }
+    if cache.0.len() >= SITES_CACHED {
+        cache.0.remove(0);
+    }
+    cache.0.push((key, found));
     cpuid.sort_unstable();
     cpuid.truncate(abi::boot::MAX_CPUID_SITES);
     for &site in &cpuid {
