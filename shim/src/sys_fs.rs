@@ -1511,8 +1511,12 @@ pub fn pipe_read<P: Platform>(proc: &mut Process, p: &mut P, buf: &Rc<core::cell
         return Err(Errno::EAGAIN);
     }
     let n = (len as usize).min(b.data.len());
-    let bytes: Vec<u8> = b.data.iter().take(n).copied().collect();
-    p.write_user(to, &bytes)?;
+    let (front, back) = b.data.as_slices();
+    let k = n.min(front.len());
+    p.write_user(to, &front[..k])?;
+    if n > k {
+        p.write_user(to + k as u64, &back[..n - k])?;
+    }
     b.data.drain(..n);
     drop(b);
     crate::sched::wake_io(proc);
@@ -1542,9 +1546,14 @@ pub fn pipe_write<P: Platform>(proc: &mut Process, p: &mut P, buf: &Rc<core::cel
         return Err(Errno::EAGAIN);
     }
     let n = (len as usize).min(room);
-    let mut bytes = alloc::vec![0u8; n];
-    p.read_user(from, &mut bytes)?;
-    b.data.extend(bytes);
+    match p.user_slice(from, n as u64) {
+        Ok(bytes) => b.data.extend(bytes),
+        Err(_) => {
+            let mut bytes = alloc::vec![0u8; n];
+            p.read_user(from, &mut bytes)?;
+            b.data.extend(bytes);
+        }
+    }
     drop(b);
     crate::sched::wake_io(proc);
     Ok(n as u64)
