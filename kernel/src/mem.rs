@@ -343,8 +343,9 @@ impl Memory {
     /// Maps fresh zeroed memory at [va, va+len) read-write: the whole,
     /// aligned 2 MiB blocks in it as 2 MiB pages where nothing is mapped
     /// yet (a program's image, loaded by execve: one shadow fault per block
-    /// instead of 512), the rest as 4 KiB pages. Lowering the rights of
-    /// such a block later keeps it whole, as for the image the monitor loads.
+    /// instead of 512), the rest as 4 KiB pages. A block grants every
+    /// right, and lowering them later keeps it whole, as for the image the
+    /// monitor loads.
     pub fn map_large(&mut self, va: u64, len: u64) -> Result<(), Errno> {
         const HUGE: u64 = abi::layout::HUGE_PAGE_SIZE;
         let rw = abi::linux::PROT_READ | PROT_WRITE;
@@ -399,7 +400,8 @@ impl Memory {
             // SAFETY: a whole 2 MiB block of guest RAM that nothing maps.
             unsafe { core::ptr::write_bytes(phys_to_virt(at) as *mut u8, 0, abi::layout::HUGE_PAGE_SIZE as usize) };
         }
-        write_entry(t, i, at | leaf_flags(abi::linux::PROT_READ | PROT_WRITE) | pte::HUGE);
+        // Every right: lowering them inside the block keeps it whole (see protect).
+        write_entry(t, i, at | leaf_flags(abi::linux::PROT_READ | PROT_WRITE | PROT_EXEC) | pte::HUGE);
         true
     }
 
