@@ -204,10 +204,31 @@ impl Platform for Machine {
             FileData::ToUser(addr, len) => {
                 let mut done = 0u64;
                 while done < len {
-                    let n = ((len - done) as usize).min(DATA_ROOM);
                     if !positional {
                         call.offset = -1;
                     }
+                    // A long run of physically contiguous program memory (a
+                    // 2 MiB page: execve's staging, big reads) is filled by
+                    // the monitor in place, in one call.
+                    if let Some((phys, run)) = self.mem.phys_run(addr + done, (len - done).min(16 << 20), true).filter(|&(_, r)| r > DATA_ROOM as u64) {
+                        call.buf = abi::GuestPhys(phys);
+                        let got = once(call, run as usize);
+                        call.buf = abi::GuestPhys(hypercall::virt_to_phys(io.data.as_ptr() as u64));
+                        let got = match got {
+                            Ok(g) => g,
+                            Err(e) if done == 0 => return Err(e),
+                            Err(_) => return Ok(done),
+                        };
+                        done += got;
+                        if positional {
+                            call.offset += got as i64;
+                        }
+                        if got < run {
+                            break;
+                        }
+                        continue;
+                    }
+                    let n = ((len - done) as usize).min(DATA_ROOM);
                     let got = match once(call, n) {
                         Ok(g) => g as usize,
                         Err(e) if done == 0 => return Err(e),

@@ -619,6 +619,20 @@ impl Memory {
         Some(phys_to_virt(e & pte::ADDR_MASK) + (va & (PAGE_SIZE - 1)))
     }
 
+    /// The guest-physical address of user byte `va` and how many bytes
+    /// from it (at most `max`) are contiguous in guest RAM and allow the access.
+    pub fn phys_run(&self, va: u64, max: u64, write: bool) -> Option<(u64, u64)> {
+        let start = self.translate(va, write)? - abi::layout::DIRECT_MAP;
+        let mut run = PAGE_SIZE - (va & (PAGE_SIZE - 1));
+        while run < max {
+            match self.translate(va + run, write) {
+                Some(v) if v - abi::layout::DIRECT_MAP == start + run => run += PAGE_SIZE,
+                _ => break,
+            }
+        }
+        Some((start, run.min(max)))
+    }
+
     /// Physical frames handed out so far (bytes), for diagnostics.
     pub fn used(&self) -> u64 {
         self.next
