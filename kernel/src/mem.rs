@@ -53,6 +53,8 @@ pub struct Memory {
     /// whole (free at the next flush).
     free_huge: alloc::vec::Vec<u64>,
     dirty_huge: alloc::vec::Vec<u64>,
+    /// Page-table frames of dead address spaces, for page tables again.
+    free_tables: alloc::vec::Vec<u64>,
     /// Address-space switches (CR3 loads).
     pub switches: u64,
 }
@@ -94,7 +96,7 @@ pub fn leaf_flags(prot: u32) -> u64 {
 
 impl Memory {
     pub fn new(pml4: u64, low: [u64; 2], tables: [u64; 2], free_start: u64, mem_size: u64, usable: u64) -> Memory {
-        Memory { pml4, low, tables, next: free_start, end: mem_size, usable, free: 0, dirty: (0, 0), gen: 0, flushes: 0, free_huge: alloc::vec::Vec::new(), dirty_huge: alloc::vec::Vec::new(), switches: 0 }
+        Memory { pml4, low, tables, next: free_start, end: mem_size, usable, free: 0, dirty: (0, 0), gen: 0, flushes: 0, free_huge: alloc::vec::Vec::new(), dirty_huge: alloc::vec::Vec::new(), free_tables: alloc::vec::Vec::new(), switches: 0 }
     }
 
     pub fn flush(&mut self) {
@@ -156,6 +158,10 @@ impl Memory {
 
     /// A zeroed frame for a page table: from the page-table chunk while it lasts.
     fn alloc_table(&mut self) -> Result<u64, Errno> {
+        if let Some(t) = self.free_tables.pop() {
+            zero_frame(t);
+            return Ok(t);
+        }
         if self.tables[0] + PAGE_SIZE <= self.tables[1] {
             self.tables[0] += PAGE_SIZE;
             return Ok(self.tables[0] - PAGE_SIZE);
@@ -785,10 +791,17 @@ impl Memory {
                 self.free_table(e & pte::ADDR_MASK, 2);
             }
         }
-        self.free_now(root);
+        self.free_tables.push(root);
     }
 
     fn free_table(&mut self, t: u64, level: u32) {
+        self.free_table_entries(t, level);
+        // Kept for page tables: KVM may still shadow it (write-protected,
+        // every write emulated), which a page table pays for anyway.
+        self.free_tables.push(t);
+    }
+
+    fn free_table_entries(&mut self, t: u64, level: u32) {
         for i in 0..512 {
             let e = read_entry(t, i);
             if level == 0 {
@@ -806,7 +819,6 @@ impl Memory {
                 self.free_table(e & pte::ADDR_MASK, level - 1);
             }
         }
-        self.free_now(t);
     }
 
     /// A frame no translation reaches: free at once.
