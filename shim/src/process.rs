@@ -79,6 +79,8 @@ pub struct Process {
     pub cpuid_sites: Vec<u64>,
     /// CPU time of the children it waited for (RUSAGE_CHILDREN, times).
     pub children_cpu_ns: u64,
+    /// PR_SET_CHILD_SUBREAPER: orphaned descendants come to it.
+    pub subreaper: bool,
     /// The other processes: meaningful in the running one (crate::procs).
     pub world: crate::procs::World,
 }
@@ -173,6 +175,7 @@ impl Process {
             vfork_parent: None,
             cpuid_sites: b.cpuid_sites[..(b.ncpuid_sites as usize).min(b.cpuid_sites.len())].to_vec(),
             children_cpu_ns: 0,
+            subreaper: false,
             world: crate::procs::World::new(b.pid),
         }
     }

@@ -217,6 +217,7 @@ pub fn fork<P: Platform>(proc: &mut Process, p: &mut P, regs: &Regs, flags: u64,
         vfork_parent: (flags & CLONE_VFORK != 0).then_some(proc.thread.tid),
         cpuid_sites: proc.cpuid_sites.clone(),
         children_cpu_ns: 0,
+        subreaper: false,
         world: World::default(),
     };
     proc.world.procs.insert(pid, Box::new(child));
@@ -280,8 +281,18 @@ fn end<P: Platform>(proc: &mut Process, p: &mut P, status: i32) {
     proc.state = State::Zombie { status };
     proc.children_cpu_ns += cpu;
     release_vfork(proc);
-    // Orphans go to the first process.
-    let (me, init) = (proc.pid, proc.world.init);
+    // Orphans go to the nearest ancestor that is a subreaper, else to the first process.
+    let me = proc.pid;
+    let init = {
+        let mut up = proc.ppid;
+        loop {
+            match proc.world.procs.get(&up) {
+                Some(a) if a.subreaper && !a.is_zombie() => break up,
+                Some(a) if a.pid != proc.world.init => up = a.ppid,
+                _ => break proc.world.init,
+            }
+        }
+    };
     let mut orphan_zombies = false;
     for o in proc.world.procs.values_mut() {
         if o.ppid == me {

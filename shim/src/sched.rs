@@ -90,6 +90,9 @@ pub struct Thread {
     /// Where a signal's interruption writes the time left, and that time
     /// (written when the thread runs again, in its own memory).
     pub rem_due: Option<(u64, u64)>,
+    /// Bytes a blocking pipe write already moved in earlier runs of the
+    /// syscall: what it answers if a signal cuts it short.
+    pub io_done: u64,
 }
 
 impl Thread {
@@ -108,6 +111,7 @@ impl Thread {
             exited: false,
             set_child_tid: 0,
             rem_due: None,
+            io_done: 0,
         }
     }
 }
@@ -240,7 +244,14 @@ pub fn resume<P: Platform>(proc: &mut Process, p: &mut P) -> Option<SysResult> {
     if let Some((at, left)) = proc.thread.rem_due.take() {
         let _ = crate::user::UserPtr(at).write(p, &crate::time::to_timespec(left));
     }
-    proc.thread.woken.take()
+    let r = proc.thread.woken.take();
+    if let Some(Err(_)) = r {
+        let done = core::mem::take(&mut proc.thread.io_done);
+        if done > 0 {
+            return Some(Ok(done));
+        }
+    }
+    r
 }
 
 /// A new process's first step, in its own memory: CLONE_CHILD_SETTID.

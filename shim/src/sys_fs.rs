@@ -1528,36 +1528,55 @@ fn pipe_wait() -> crate::sched::Wait {
 }
 
 pub fn pipe_write<P: Platform>(proc: &mut Process, p: &mut P, buf: &Rc<core::cell::RefCell<Pipe>>, nonblock: bool, from: u64, len: u64) -> SysResult {
+    // A blocking write goes on until all is written; what earlier runs of
+    // this syscall wrote is in io_done.
+    let done = core::mem::take(&mut proc.thread.io_done);
+    let (from, left) = (from + done, len - done);
     let mut b = buf.borrow_mut();
     if b.readers == 0 {
         drop(b);
         let _ = crate::sys_signal::kill(proc, p, proc.pid as i32, abi::linux::sig::SIGPIPE as u64);
-        return Err(Errno::EPIPE);
+        return if done > 0 { Ok(done) } else { Err(Errno::EPIPE) };
     }
     let room = PIPE_BUF_SIZE - b.data.len();
-    if room == 0 {
+    // Writes of at most PIPE_BUF bytes are atomic: all at once or not yet.
+    if room == 0 || (left as usize <= PIPE_BUF && (room as u64) < left) {
         if !nonblock && proc.others_exist() {
             drop(b);
+            proc.thread.io_done = done;
             return crate::sched::block(proc, pipe_wait());
+        }
+        if done > 0 {
+            return Ok(done);
         }
         if !nonblock && proc.first_warning(0x7000_0001) {
             p.warn(format_args!("write to a full pipe that only this process can drain: answering EAGAIN"));
         }
         return Err(Errno::EAGAIN);
     }
-    let n = (len as usize).min(room);
+    let n = (left as usize).min(room);
     match p.user_slice(from, n as u64) {
         Ok(bytes) => b.data.extend(bytes),
         Err(_) => {
             let mut bytes = alloc::vec![0u8; n];
-            p.read_user(from, &mut bytes)?;
+            if let Err(e) = p.read_user(from, &mut bytes) {
+                return if done > 0 { Ok(done) } else { Err(e) };
+            }
             b.data.extend(bytes);
         }
     }
     drop(b);
     crate::sched::wake_io(proc);
-    Ok(n as u64)
+    let total = done + n as u64;
+    if !nonblock && total < len && proc.others_exist() {
+        proc.thread.io_done = total;
+        return crate::sched::block(proc, pipe_wait());
+    }
+    Ok(total)
 }
+
+/// Writes of at most this many bytes to a pipe are atomic.
+pub const PIPE_BUF: usize = 4096;
 
 /// poll readiness of a pipe end: POLLIN, POLLOUT, POLLHUP, POLLERR.
 pub fn pipe_poll(buf: &Rc<core::cell::RefCell<Pipe>>, write: bool) -> u16 {

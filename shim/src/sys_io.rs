@@ -294,14 +294,17 @@ pub fn fcntl<P: Platform>(proc: &mut Process, p: &mut P, fd: u64, cmd: u64, arg:
             let set = |st: &mut u32| *st = (*st & !changeable) | (arg as u32 & changeable);
             match &e.object {
                 Object::File(f) => {
-                    let same: alloc::vec::Vec<u64> = proc
-                        .fds
-                        .iter()
-                        .filter(|(_, o)| matches!(&o.object, Object::File(g) if alloc::rc::Rc::ptr_eq(f, g)))
-                        .map(|(n, _)| n)
-                        .collect();
-                    for n in same {
-                        set(&mut proc.fds.get_mut(n)?.status);
+                    // In every process that shares it (fork), too.
+                    let tables = core::iter::once(&mut proc.fds).chain(proc.world.procs.values_mut().map(|o| &mut o.fds));
+                    for t in tables {
+                        let same: alloc::vec::Vec<u64> = t
+                            .iter()
+                            .filter(|(_, o)| matches!(&o.object, Object::File(g) if alloc::rc::Rc::ptr_eq(f, g)))
+                            .map(|(n, _)| n)
+                            .collect();
+                        for n in same {
+                            set(&mut t.get_mut(n)?.status);
+                        }
                     }
                 }
                 Object::HostStdio { .. } => set(&mut proc.fds.get_mut(fd)?.status),

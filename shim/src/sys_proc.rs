@@ -147,6 +147,8 @@ pub fn prctl<P: Platform>(proc: &mut Process, p: &mut P, option: u64, arg2: u64)
     const PR_SET_NAME: u64 = 15;
     const PR_GET_NAME: u64 = 16;
     const PR_SET_NO_NEW_PRIVS: u64 = 38;
+    const PR_SET_CHILD_SUBREAPER: u64 = 36;
+    const PR_GET_CHILD_SUBREAPER: u64 = 37;
     const PR_GET_NO_NEW_PRIVS: u64 = 39;
     match option {
         PR_SET_PDEATHSIG => {
@@ -157,6 +159,11 @@ pub fn prctl<P: Platform>(proc: &mut Process, p: &mut P, option: u64, arg2: u64)
             Ok(0)
         }
         PR_GET_PDEATHSIG => UserPtr(arg2).write(p, &proc.pdeathsig).map(|_| 0),
+        PR_SET_CHILD_SUBREAPER => {
+            proc.subreaper = arg2 != 0;
+            Ok(0)
+        }
+        PR_GET_CHILD_SUBREAPER => UserPtr(arg2).write(p, &(proc.subreaper as u32)).map(|_| 0),
         PR_GET_DUMPABLE => Ok(proc.dumpable as u64),
         PR_SET_DUMPABLE => {
             if arg2 > 1 {

@@ -249,6 +249,9 @@ fn call<P: Platform>(proc: &mut Process, p: &mut P, s: Sysno, a: [u64; 6]) -> Sy
         Sysno::pipe2 => sys_fs::pipe2(proc, p, a[0], a[1]),
         Sysno::wait4 => procs::wait4(proc, p, a[0], a[1], a[2], a[3]),
         Sysno::waitid => procs::waitid(proc, p, a[0], a[1], a[2], a[3], a[4]),
+        // No socket family is supported yet: glibc's nscd client and bash
+        // go on without (Linux answers the same for a family it lacks).
+        Sysno::socket | Sysno::socketpair => Err(Errno::EAFNOSUPPORT),
         // No descriptor is a socket yet (bash asks stdin's peer at start).
         Sysno::getpeername | Sysno::getsockname => proc.fds.get(a[0]).and(Err(Errno::ENOTSOCK)),
         // Advice only: Linux may ignore it too.
