@@ -115,7 +115,24 @@ impl Memory {
     /// `bytes` of never-used, physically contiguous RAM (zero from the
     /// host), for the kernel's big heap. Taken at boot, before frames are.
     pub fn reserve(&mut self, bytes: u64) -> Option<u64> {
-        let end = self.next.checked_add(bytes).filter(|&e| e <= self.end)?;
+        let Some(end) = self.next.checked_add(bytes).filter(|&e| e <= self.end) else {
+            // All RAM has been handed out once: a free 2 MiB block serves
+            // (its rest becomes free frames), for a thread's kernel stack.
+            const HUGE: u64 = abi::layout::HUGE_PAGE_SIZE;
+            if bytes > HUGE {
+                return None;
+            }
+            if self.free_huge.is_empty() && !self.dirty_huge.is_empty() {
+                self.flush();
+            }
+            let at = self.free_huge.pop()?;
+            for f in (at + page_up_to(bytes)..at + HUGE).step_by(PAGE_SIZE as usize) {
+                self.free_now(f);
+            }
+            // SAFETY: the block is free guest RAM in the direct map.
+            unsafe { core::ptr::write_bytes(phys_to_virt(at) as *mut u8, 0, bytes as usize) };
+            return Some(at);
+        };
         if end > self.usable {
             self.usable = crate::hypercall::grow_memory(end);
             if end > self.usable {
@@ -149,8 +166,17 @@ impl Memory {
             self.next += PAGE_SIZE;
             return Ok(f);
         }
-        if self.dirty.0 != 0 {
+        if self.dirty.0 != 0 || !self.dirty_huge.is_empty() {
             self.flush();
+            if self.free != 0 || !self.free_huge.is_empty() {
+                return self.alloc_frame();
+            }
+        }
+        // A free 2 MiB block becomes 4 KiB frames.
+        if let Some(at) = self.free_huge.pop() {
+            for f in (at..at + abi::layout::HUGE_PAGE_SIZE).step_by(PAGE_SIZE as usize) {
+                self.free_now(f);
+            }
             return self.alloc_frame();
         }
         Err(Errno::ENOMEM)
@@ -760,6 +786,10 @@ impl Memory {
     /// 2 MiB of aligned RAM: one a dead space gave back, or never-used RAM.
     fn alloc_huge(&mut self) -> Option<u64> {
         const HUGE: u64 = abi::layout::HUGE_PAGE_SIZE;
+        if self.free_huge.is_empty() && !self.dirty_huge.is_empty() {
+            // Blocks unmapped whole wait only for a flush: cheaper than fresh RAM.
+            self.flush();
+        }
         if let Some(at) = self.free_huge.pop() {
             return Some(at);
         }
@@ -836,6 +866,10 @@ impl Memory {
             self.switches += 1;
         }
     }
+}
+
+fn page_up_to(x: u64) -> u64 {
+    (x + PAGE_SIZE - 1) & !(PAGE_SIZE - 1)
 }
 
 fn copy_frames(dst: u64, src: u64, len: u64) {

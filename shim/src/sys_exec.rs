@@ -161,16 +161,17 @@ fn replace<P: Platform>(proc: &mut Process, p: &mut P, dirfd: u64, name: Vec<u8>
     let keep: Vec<(u64, u64, crate::mm::Kind)> =
         proc.mm.vmas.iter().filter(|(_, v)| kept(v.kind)).map(|(s, v)| (*s, v.end, v.kind)).collect();
     let old: Vec<(u64, u64)> = proc.mm.vmas.iter().filter(|(_, v)| !kept(v.kind)).map(|(s, v)| (*s, v.end)).collect();
-    for (s, e) in &old {
-        p.unmap(*s, e - s);
-    }
-    // The rest of the 2 MiB blocks the old image had (its mapping rounds
-    // up to them, see load), unless something kept is there.
+    // The whole 2 MiB blocks the old image had (its mapping rounds up to
+    // them, see load), unless something kept is there: first, so that they
+    // go back whole, not split by the unmapping of a part.
     for (s, e) in old.iter().filter(|(s, _)| *s < 1 << 32) {
         let (lo, hi) = (s & !(HUGE - 1), huge_up(*e));
         if !keep.iter().any(|&(ks, ke, _)| ks < hi && ke > lo) {
             p.unmap(lo, hi - lo);
         }
+    }
+    for (s, e) in &old {
+        p.unmap(*s, e - s);
     }
     let mut regions: Vec<UserRegion> = keep
         .iter()
