@@ -218,6 +218,13 @@ pub fn close<P: Platform>(proc: &mut Process, p: &mut P, fd: u64) -> SysResult {
     Ok(0)
 }
 
+/// N, for the paths /dev/fd/N, /proc/self/fd/N and /proc/PID/fd/N of this process.
+fn fd_path(path: &[u8], pid: u32) -> Option<u64> {
+    let pid = alloc::format!("/proc/{pid}/fd/");
+    let rest = path.strip_prefix(b"/dev/fd/").or_else(|| path.strip_prefix(b"/proc/self/fd/")).or_else(|| path.strip_prefix(pid.as_bytes()))?;
+    core::str::from_utf8(rest).ok()?.parse().ok()
+}
+
 pub fn openat<P: Platform>(proc: &mut Process, p: &mut P, dirfd: u64, path: u64, flags: u64, mode: u64) -> SysResult {
     /// O_TMPFILE includes O_DIRECTORY, as Linux's.
     const O_TMPFILE: u32 = 0o20000000 | O_DIRECTORY;
@@ -235,6 +242,16 @@ pub fn openat<P: Platform>(proc: &mut Process, p: &mut P, dirfd: u64, path: u64,
         host_changed();
     }
     let given = read_cstr(p, path, PATH_MAX)?;
+    // /dev/fd/N and /proc/self/fd/N of a pipe open the pipe again (bash's
+    // process substitution hands them to other programs).
+    if let Some(n) = fd_path(&given, proc.pid) {
+        if let Ok(e) = proc.fds.get(n) {
+            if matches!(&e.object, Object::File(f) if matches!(f.kind, FileKind::Pipe { .. })) {
+                let e = Entry { object: e.object.clone(), cloexec: flags & O_CLOEXEC != 0, status: (e.status & O_ACCMODE) | (flags & O_NONBLOCK) };
+                return proc.fds.install_from(0, e);
+            }
+        }
+    }
     // open(".") of a shared directory held open opens that directory, not
     // its path: it works even once the directory is removed, as on Linux.
     let held = if given.is_empty() || creat || writes || flags & O_TRUNC != 0 { None } else { held_dot(proc, dirfd, &given)? };
