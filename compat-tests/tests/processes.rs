@@ -321,7 +321,7 @@ echo coprocess >&"${UP[1]}"
 exec {UP[1]}>&-
 read -r got <&"${UP[0]}"; echo "from the coprocess: $got"
 wait $UP_PID; echo "coprocess status $?"
-(exit 6) & wait -n; echo "wait -n $?"
+(sleep 0.2; exit 6) & wait -n; echo "wait -n $?"
 f() { local r; r=$(bin/false); return $?; }; f; echo "function status $?"
 exec bin/echo "exec at the end"
 echo not reached

@@ -63,7 +63,7 @@ pub fn kernel() -> &'static mut Kernel {
 }
 
 /// The kernel's heap; with the rest of the image it must fit in 1 MiB.
-const HEAP_SIZE: usize = 448 << 10;
+const HEAP_SIZE: usize = 384 << 10;
 static mut HEAP: [u8; HEAP_SIZE] = [0; HEAP_SIZE];
 
 #[global_allocator]

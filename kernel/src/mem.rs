@@ -426,8 +426,7 @@ impl Memory {
         } else if e != 0 {
             return false;
         }
-        let recycled = !self.free_huge.is_empty();
-        let Some(at) = self.alloc_huge() else { return false };
+        let Some((at, recycled)) = self.alloc_huge() else { return false };
         if recycled {
             // SAFETY: a whole 2 MiB block of guest RAM that nothing maps.
             unsafe { core::ptr::write_bytes(phys_to_virt(at) as *mut u8, 0, abi::layout::HUGE_PAGE_SIZE as usize) };
@@ -769,7 +768,7 @@ impl Memory {
     fn copy_huge(&mut self, e: u64) -> Result<Option<u64>, Errno> {
         const HUGE: u64 = abi::layout::HUGE_PAGE_SIZE;
         let base = e & pte::ADDR_MASK & !(HUGE - 1);
-        if let Some(at) = self.alloc_huge() {
+        if let Some((at, _)) = self.alloc_huge() {
             copy_frames(at, base, HUGE);
             return Ok(Some(at | (e & !pte::ADDR_MASK)));
         }
@@ -783,15 +782,16 @@ impl Memory {
         Ok(Some(pt | pte::PRESENT | pte::WRITABLE | pte::USER | pte::SET_AD))
     }
 
-    /// 2 MiB of aligned RAM: one a dead space gave back, or never-used RAM.
-    fn alloc_huge(&mut self) -> Option<u64> {
+    /// 2 MiB of aligned RAM: one a dead space gave back (true: it holds
+    /// old bytes), or never-used RAM (zero from the host).
+    fn alloc_huge(&mut self) -> Option<(u64, bool)> {
         const HUGE: u64 = abi::layout::HUGE_PAGE_SIZE;
         if self.free_huge.is_empty() && !self.dirty_huge.is_empty() {
             // Blocks unmapped whole wait only for a flush: cheaper than fresh RAM.
             self.flush();
         }
         if let Some(at) = self.free_huge.pop() {
-            return Some(at);
+            return Some((at, true));
         }
         let at = (self.next + HUGE - 1) & !(HUGE - 1);
         let end = at.checked_add(HUGE).filter(|&e| e <= self.end)?;
@@ -806,7 +806,7 @@ impl Memory {
             self.free = f;
         }
         self.next = end;
-        Some(at)
+        Some((at, false))
     }
 
     /// Frees a space that is not running (its translations went with the

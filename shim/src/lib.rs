@@ -26,7 +26,7 @@ mod procfs;
 mod sys_event;
 pub mod sys_exec;
 mod sys_fs;
-mod sys_mem;
+pub mod sys_mem;
 mod sys_proc;
 mod sys_signal;
 mod sys_thread;

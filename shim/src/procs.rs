@@ -41,11 +41,13 @@ pub struct World {
     pub init: Pid,
     /// The sites of programs exec'd (crate::sys_exec).
     pub exec_sites: crate::sys_exec::SitesCache,
+    /// MAP_SHARED file pages of live mappings: (file, offset of the first, frames).
+    pub file_frames: Vec<(crate::sys_mem::FileId, u64, alloc::rc::Weak<crate::mm::SharedFrames>)>,
 }
 
 impl World {
     pub fn new(init: Pid) -> World {
-        World { procs: BTreeMap::new(), last_id: init, init, exec_sites: Default::default() }
+        World { procs: BTreeMap::new(), last_id: init, init, exec_sites: Default::default(), file_frames: Vec::new() }
     }
 }
 

@@ -149,15 +149,37 @@ pub fn mmap<P: Platform>(proc: &mut Process, p: &mut P, addr: u64, len: u64, pro
     let mm = &mut proc.mm;
     if flags & MAP_TYPE != MAP_PRIVATE {
         // Frames of its own, which fork shares: every process that
-        // inherits the mapping sees the others' writes at once.
-        let frames = p.alloc_frames(len / PAGE_SIZE)?;
-        p.map_frames(start, &frames, (PROT_READ | PROT_WRITE) as u32)?;
-        mm.frames.insert(start, (start + len, alloc::rc::Rc::new(crate::mm::SharedFrames(frames))));
+        // inherits the mapping sees the others' writes at once. A file's
+        // pages that another live mapping holds are those same frames.
+        let id = match &file {
+            Some(f) => Some(file_id(proc, p, f)?),
+            None => None,
+        };
+        let known = id.and_then(|id| {
+            proc.world.file_frames.iter().find_map(|(fid, at, w)| {
+                let f = w.upgrade()?;
+                let covers = *fid == id && *at <= off && off + len <= at + f.0.len() as u64 * PAGE_SIZE;
+                covers.then(|| (f.clone(), ((off - at) / PAGE_SIZE) as usize))
+            })
+        });
+        let (frames, first, fresh) = match known {
+            Some((f, first)) => (f, first, false),
+            None => (alloc::rc::Rc::new(crate::mm::SharedFrames(p.alloc_frames(len / PAGE_SIZE)?)), 0, true),
+        };
+        let n = (len / PAGE_SIZE) as usize;
+        p.map_frames(start, &frames.0[first..first + n], (PROT_READ | PROT_WRITE) as u32)?;
+        let mm = &mut proc.mm;
+        mm.frames.insert(start, (start + len, frames.clone()));
         mm.insert(start, Vma { end: start + len, prot: prot as u32, kind: Kind::Anon });
         if let Some(file) = file {
-            if let Err(e) = sys_fs::read_into_map(proc, p, &file, off, start, len) {
-                unmap_range(proc, p, start, start + len);
-                return Err(e);
+            if fresh {
+                if let Err(e) = sys_fs::read_into_map(proc, p, &file, off, start, len) {
+                    unmap_range(proc, p, start, start + len);
+                    return Err(e);
+                }
+                let w = &mut proc.world.file_frames;
+                w.retain(|(_, _, f)| f.strong_count() > 0);
+                w.push((id.unwrap_or_default(), off, alloc::rc::Rc::downgrade(&frames)));
             }
             proc.mm.shared.insert(start, (start + len, file, off));
         }
@@ -184,6 +206,21 @@ pub fn mmap<P: Platform>(proc: &mut Process, p: &mut P, addr: u64, len: u64, pro
     p.protect(start, len, prot as u32)?;
     proc.mm.insert(start, Vma { end: start + len, prot: prot as u32, kind: Kind::Anon });
     Ok(start)
+}
+
+/// What identifies a file for sharing its mapped pages: (share or
+/// u32::MAX for the in-memory tree, device, inode).
+pub type FileId = (u32, u64, u64);
+
+fn file_id<P: Platform>(proc: &Process, p: &mut P, f: &crate::fd::OpenFile) -> Result<FileId, Errno> {
+    Ok(match f.kind {
+        FileKind::Mem(ino) => (u32::MAX, 0, ino as u64),
+        FileKind::Host { share, .. } => {
+            let st = sys_fs::fstat_file(proc, p, f)?;
+            (share, st.st_dev, st.st_ino)
+        }
+        _ => (u32::MAX - 1, 0, 0),
+    })
 }
 
 /// Writes the MAP_SHARED pages in [start, end) back to their files.

@@ -432,7 +432,7 @@ pub fn fault<P: Platform>(proc: &mut Process, p: &mut P, regs: &mut Regs, f: Fau
     // A page fault outside every mapping of the program is SEGV_MAPERR even
     // where the kernel has pages of its own (the trampoline at address 0).
     let page = f.addr & !0xfff;
-    if f.vector == 14 && !proc.mm.overlapping(page, page + 0x1000).any(|(_, v)| v.kind != crate::mm::Kind::Trampoline) {
+    if f.vector == 14 && !proc.mm.overlapping(page, page.saturating_add(0x1000)).any(|(_, v)| v.kind != crate::mm::Kind::Trampoline) {
         info.code = si::SEGV_MAPERR;
     }
     let a = *proc.signals.action(s);
