@@ -321,7 +321,8 @@ echo coprocess >&"${UP[1]}"
 exec {UP[1]}>&-
 read -r got <&"${UP[0]}"; echo "from the coprocess: $got"
 wait $UP_PID; echo "coprocess status $?"
-(sleep 0.2; exit 6) & wait -n; echo "wait -n $?"
+wait  # the earlier jobs (process substitutions) are done: wait -n sees only the next
+(exit 6) & wait -n; echo "wait -n $?"
 f() { local r; r=$(bin/false); return $?; }; f; echo "function status $?"
 exec bin/echo "exec at the end"
 echo not reached
