@@ -109,3 +109,51 @@ fn signals_sent_to_uk_run_reach_handlers() {
         assert_eq!(uk.2, native.2, "{tc:?} {mode}: shared mapping");
     }
 }
+
+/// SIGTERM to uk-run while a shell waits for a child, with a grandchild in
+/// the background: the first process (the shell) dies of it, as natively,
+/// and no process of the guest outlives uk-run, nor is what any of them
+/// wrote lost (natively the background job would live on as an orphan).
+#[test]
+fn sigterm_ends_the_first_process_and_takes_the_others() {
+    let Some(uk) = UkRun::for_guest("sigterm_ends_the_first_process_and_takes_the_others") else { return };
+    let dir = TempDir::new("hostsig-processes");
+    let bb = dir.path().join("busybox");
+    std::fs::copy(compat_tests::busybox(), &bb).unwrap();
+    let script = format!(
+        "echo first; (echo background > bg.txt; {b} sleep 30; echo never > never.txt) & {b} sleep 0.2; echo ready > ready; {b} sleep 30",
+        b = bb.display()
+    );
+    let mut child = Command::new(uk.path())
+        .arg(&bb)
+        .args(["sh", "-c", &script])
+        .current_dir(dir.path())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while !dir.path().join("ready").exists() {
+        assert!(start.elapsed() < Duration::from_secs(30), "the shell never got ready");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    std::thread::sleep(Duration::from_millis(50));
+    // SAFETY: kill only sends a signal to our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let start = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(start.elapsed() < Duration::from_secs(10), "uk-run did not end after SIGTERM");
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let mut out = String::new();
+    child.stdout.take().unwrap().read_to_string(&mut out).unwrap();
+    assert_eq!(status.signal(), Some(libc::SIGTERM), "uk-run should die of SIGTERM as the shell does natively: {status:?}");
+    assert_eq!(out, "first\n");
+    assert_eq!(std::fs::read_to_string(dir.path().join("bg.txt")).unwrap(), "background\n");
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(!dir.path().join("never.txt").exists(), "a guest process outlived uk-run");
+}

@@ -105,7 +105,12 @@ pub fn sigaltstack<P: Platform>(proc: &mut Process, p: &mut P, ss: u64, old: u64
 /// A signal sent to uk-run from outside: the program gets it as from kill(2).
 pub fn host_signal<P: Platform>(proc: &mut Process, p: &mut P, signal: u64) {
     let info = SigInfo { signo: signal as i32, code: si::SI_USER, ..SigInfo::default() };
-    let _ = send(proc, p, None, info);
+    // uk-run stands for the first process: the signal is its, whichever runs.
+    let init = proc.world.init;
+    let target = if proc.pid == init { Some(proc) } else { proc.world.procs.get_mut(&init).map(|b| &mut **b) };
+    if let Some(t) = target {
+        let _ = send(t, p, None, info);
+    }
 }
 
 /// Makes a signal pending for thread `tid`, or for the group (None), and
