@@ -147,6 +147,21 @@ macro_rules! uk_run {
     };
 }
 
+/// One test per mode of a C program in compat-tests/c: `PROG MODE` built
+/// with gcc and musl, each run natively and under uk-run ([`check_c`]).
+#[macro_export]
+macro_rules! c_modes {
+    ($prog:literal: $($test:ident => $mode:literal),* $(,)?) => {
+        $(
+            #[test]
+            fn $test() {
+                let uk = $crate::uk_run!(stringify!($test));
+                $crate::check_c(&uk, $prog, |c| c.arg($mode));
+            }
+        )*
+    };
+}
+
 // ---------------------------------------------------------------------------
 // Building the C programs
 // ---------------------------------------------------------------------------

@@ -34,7 +34,7 @@ fn run_as(toolchain: Toolchain, mode: &str, signal: i32, native: bool) -> Option
     if !native {
         cmd.arg(&prog);
     }
-    let mut child = cmd
+    let child = cmd
         .arg(mode)
         .current_dir(dir.path())
         .stdin(Stdio::piped())
@@ -42,9 +42,17 @@ fn run_as(toolchain: Toolchain, mode: &str, signal: i32, native: bool) -> Option
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    // Wait for "ready": the program has written what must not be lost.
+    let (status, out) = signal_when_ready(child, dir.path(), signal);
+    let shared = std::fs::read(dir.path().join("shared.txt")).unwrap();
+    Some((status, out, String::from_utf8_lossy(&shared[..27]).into_owned()))
+}
+
+/// Waits for the file "ready" in `dir` (the program has written what must
+/// not be lost), sends `signal` to `child`, and returns how it ended and
+/// its stdout.
+fn signal_when_ready(mut child: std::process::Child, dir: &std::path::Path, signal: i32) -> (std::process::ExitStatus, String) {
     let start = Instant::now();
-    while !dir.path().join("ready").exists() {
+    while !dir.join("ready").exists() {
         assert!(start.elapsed() < Duration::from_secs(30), "the program never got ready");
         std::thread::sleep(Duration::from_millis(5));
     }
@@ -61,8 +69,7 @@ fn run_as(toolchain: Toolchain, mode: &str, signal: i32, native: bool) -> Option
     };
     let mut out = String::new();
     child.stdout.take().unwrap().read_to_string(&mut out).unwrap();
-    let shared = std::fs::read(dir.path().join("shared.txt")).unwrap();
-    Some((status, out, String::from_utf8_lossy(&shared[..27]).into_owned()))
+    (status, out)
 }
 
 #[test]
@@ -124,7 +131,7 @@ fn sigterm_ends_the_first_process_and_takes_the_others() {
         "echo first; (echo background > bg.txt; {b} sleep 30; echo never > never.txt) & {b} sleep 0.2; echo ready > ready; {b} sleep 30",
         b = bb.display()
     );
-    let mut child = Command::new(uk.path())
+    let child = Command::new(uk.path())
         .arg(&bb)
         .args(["sh", "-c", &script])
         .current_dir(dir.path())
@@ -133,24 +140,7 @@ fn sigterm_ends_the_first_process_and_takes_the_others() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let start = Instant::now();
-    while !dir.path().join("ready").exists() {
-        assert!(start.elapsed() < Duration::from_secs(30), "the shell never got ready");
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    std::thread::sleep(Duration::from_millis(50));
-    // SAFETY: kill only sends a signal to our own child.
-    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
-    let start = Instant::now();
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        assert!(start.elapsed() < Duration::from_secs(10), "uk-run did not end after SIGTERM");
-        std::thread::sleep(Duration::from_millis(10));
-    };
-    let mut out = String::new();
-    child.stdout.take().unwrap().read_to_string(&mut out).unwrap();
+    let (status, out) = signal_when_ready(child, dir.path(), libc::SIGTERM);
     assert_eq!(status.signal(), Some(libc::SIGTERM), "uk-run should die of SIGTERM as the shell does natively: {status:?}");
     assert_eq!(out, "first\n");
     assert_eq!(std::fs::read_to_string(dir.path().join("bg.txt")).unwrap(), "background\n");

@@ -14,20 +14,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use compat_tests::uk_run;
+use compat_tests::{c_modes, uk_run};
 use compat_tests::{busybox, check_c, run_command, Comparison, Outcome, TempDir, UkRun};
-
-macro_rules! c_modes {
-    ($prog:literal: $($test:ident => $mode:literal),* $(,)?) => {
-        $(
-            #[test]
-            fn $test() {
-                let uk = uk_run!(stringify!($test));
-                check_c(&uk, $prog, |c| c.arg($mode));
-            }
-        )*
-    };
-}
 
 c_modes!("procs":
     procs_status_exit_codes_signals_wait4_waitid_wnohang_echild => "status",
@@ -88,12 +76,12 @@ fn command(program: &Path, args: &[OsString], cwd: &Path, path: &Path) -> Comman
     let mut cmd = Command::new(program);
     cmd.args(args).current_dir(cwd).env_clear().env("PATH", path);
     // SAFETY: the closure runs in the forked child before exec and only
-    // calls setrlimit, which is async-signal-safe.
+    // calls setrlimit (async-signal-safe) with `none`, a valid rlimit that
+    // outlives the call.
     unsafe {
         cmd.pre_exec(|| {
             let none = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
-            // SAFETY: `none` is a valid rlimit that outlives the call.
-            if unsafe { libc::setrlimit(libc::RLIMIT_CORE, &none) } != 0 {
+            if libc::setrlimit(libc::RLIMIT_CORE, &none) != 0 {
                 return Err(std::io::Error::last_os_error());
             }
             Ok(())

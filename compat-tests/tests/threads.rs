@@ -2,20 +2,8 @@
 //! gcc and musl, static Go programs and a Rust std::thread program, each
 //! run natively and under uk-run; stdout, stderr and status must match.
 
-use compat_tests::uk_run;
+use compat_tests::{c_modes, uk_run};
 use compat_tests::{build_go, build_rust, check, check_c, compare, Case, Status};
-
-macro_rules! c_modes {
-    ($prog:literal: $($test:ident => $mode:literal),* $(,)?) => {
-        $(
-            #[test]
-            fn $test() {
-                let uk = uk_run!(stringify!($test));
-                check_c(&uk, $prog, |c| c.arg($mode));
-            }
-        )*
-    };
-}
 
 c_modes!("threads":
     threads_mutex_condvar_pingpong => "pingpong",

@@ -202,6 +202,7 @@ impl Platform for Machine {
                 Ok(done)
             }
             FileData::ToUser(addr, len) => {
+                let staged = call.buf;
                 let mut done = 0u64;
                 while done < len {
                     if !positional {
@@ -209,34 +210,28 @@ impl Platform for Machine {
                     }
                     // A long run of physically contiguous program memory (a
                     // 2 MiB page: execve's staging, big reads) is filled by
-                    // the monitor in place, in one call.
-                    if let Some((phys, run)) = self.mem.phys_run(addr + done, (len - done).min(16 << 20), true).filter(|&(_, r)| r > DATA_ROOM as u64) {
-                        call.buf = abi::GuestPhys(phys);
-                        let got = once(call, run as usize);
-                        call.buf = abi::GuestPhys(hypercall::virt_to_phys(io.data.as_ptr() as u64));
-                        let got = match got {
-                            Ok(g) => g,
-                            Err(e) if done == 0 => return Err(e),
-                            Err(_) => return Ok(done),
-                        };
-                        done += got;
-                        if positional {
-                            call.offset += got as i64;
+                    // the monitor in place, in one call; the rest comes
+                    // through the kernel's buffer.
+                    let direct = self.mem.phys_run(addr + done, (len - done).min(16 << 20), true).filter(|&(_, r)| r > DATA_ROOM as u64);
+                    let n = match direct {
+                        Some((phys, run)) => {
+                            call.buf = abi::GuestPhys(phys);
+                            run as usize
                         }
-                        if got < run {
-                            break;
-                        }
-                        continue;
-                    }
-                    let n = ((len - done) as usize).min(DATA_ROOM);
-                    let got = match once(call, n) {
+                        None => ((len - done) as usize).min(DATA_ROOM),
+                    };
+                    let got = once(call, n);
+                    call.buf = staged;
+                    let got = match got {
                         Ok(g) => g as usize,
                         Err(e) if done == 0 => return Err(e),
                         Err(_) => return Ok(done),
                     };
-                    if let Err(e) = self.write_user(addr + done, &io.data[..got.min(n)]) {
-                        // What earlier rounds delivered stays delivered.
-                        return if done > 0 { Ok(done) } else { Err(e) };
+                    if direct.is_none() {
+                        if let Err(e) = self.write_user(addr + done, &io.data[..got.min(n)]) {
+                            // What earlier rounds delivered stays delivered.
+                            return if done > 0 { Ok(done) } else { Err(e) };
+                        }
                     }
                     done += got as u64;
                     if positional {

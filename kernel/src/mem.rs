@@ -55,8 +55,6 @@ pub struct Memory {
     dirty_huge: alloc::vec::Vec<u64>,
     /// Page-table frames of dead address spaces, for page tables again.
     free_tables: alloc::vec::Vec<u64>,
-    /// Address-space switches (CR3 loads).
-    pub switches: u64,
 }
 
 fn table(phys: u64) -> *mut u64 {
@@ -96,7 +94,7 @@ pub fn leaf_flags(prot: u32) -> u64 {
 
 impl Memory {
     pub fn new(pml4: u64, low: [u64; 2], tables: [u64; 2], free_start: u64, mem_size: u64, usable: u64) -> Memory {
-        Memory { pml4, low, tables, next: free_start, end: mem_size, usable, free: 0, dirty: (0, 0), gen: 0, flushes: 0, free_huge: alloc::vec::Vec::new(), dirty_huge: alloc::vec::Vec::new(), free_tables: alloc::vec::Vec::new(), switches: 0 }
+        Memory { pml4, low, tables, next: free_start, end: mem_size, usable, free: 0, dirty: (0, 0), gen: 0, flushes: 0, free_huge: alloc::vec::Vec::new(), dirty_huge: alloc::vec::Vec::new(), free_tables: alloc::vec::Vec::new() }
     }
 
     pub fn flush(&mut self) {
@@ -126,9 +124,7 @@ impl Memory {
                 self.flush();
             }
             let at = self.free_huge.pop()?;
-            for f in (at + page_up_to(bytes)..at + HUGE).step_by(PAGE_SIZE as usize) {
-                self.free_now(f);
-            }
+            self.free_frames_from(at + abi::layout::page_up(bytes), at + HUGE);
             // SAFETY: the block is free guest RAM in the direct map.
             unsafe { core::ptr::write_bytes(phys_to_virt(at) as *mut u8, 0, bytes as usize) };
             return Some(at);
@@ -174,9 +170,7 @@ impl Memory {
         }
         // A free 2 MiB block becomes 4 KiB frames.
         if let Some(at) = self.free_huge.pop() {
-            for f in (at..at + abi::layout::HUGE_PAGE_SIZE).step_by(PAGE_SIZE as usize) {
-                self.free_now(f);
-            }
+            self.free_frames_from(at, at + abi::layout::HUGE_PAGE_SIZE);
             return self.alloc_frame();
         }
         Err(Errno::ENOMEM)
@@ -383,7 +377,8 @@ impl Memory {
         let rw = abi::linux::PROT_READ | PROT_WRITE;
         let mut page = va;
         while page < va + len {
-            if page % HUGE == 0 && page + HUGE <= va + len && self.map_block(page) {
+            let all = abi::linux::PROT_READ | PROT_WRITE | PROT_EXEC;
+            if page % HUGE == 0 && page + HUGE <= va + len && self.map_block(page, leaf_flags(all)) {
                 page += HUGE;
                 continue;
             }
@@ -393,8 +388,10 @@ impl Memory {
         Ok(())
     }
 
-    /// One 2 MiB page of zeroed RAM at `va`, if its directory slot is empty.
-    fn map_block(&mut self, va: u64) -> bool {
+    /// One 2 MiB page of zeroed RAM at `va` (2 MiB aligned) with leaf
+    /// `flags`, if its directory slot is empty (or holds a table of only
+    /// unmapped pages). False when it cannot: the caller maps 4 KiB pages.
+    fn map_block(&mut self, va: u64, flags: u64) -> bool {
         let mut t = self.pml4;
         for level in (2..4).rev() {
             let i = index(va, level);
@@ -431,9 +428,15 @@ impl Memory {
             // SAFETY: a whole 2 MiB block of guest RAM that nothing maps.
             unsafe { core::ptr::write_bytes(phys_to_virt(at) as *mut u8, 0, abi::layout::HUGE_PAGE_SIZE as usize) };
         }
-        // Every right: lowering them inside the block keeps it whole (see protect).
-        write_entry(t, i, at | leaf_flags(abi::linux::PROT_READ | PROT_WRITE | PROT_EXEC) | pte::HUGE);
+        write_entry(t, i, at | flags | pte::HUGE);
         true
+    }
+
+    /// Frees the frames [from, to) at once (nothing maps them).
+    fn free_frames_from(&mut self, from: u64, to: u64) {
+        for f in (from..to).step_by(PAGE_SIZE as usize) {
+            self.free_now(f);
+        }
     }
 
     /// Changes rights. Lowering them is not flushed at once: cached
@@ -550,51 +553,12 @@ impl Memory {
         }
     }
 
-    /// Maps a whole 2 MiB page of fresh memory at `va` (2 MiB aligned) with
-    /// `prot`, if no page table is there yet and never-used RAM holds an
-    /// aligned 2 MiB (zero from the host: nothing to clear). One shadow
-    /// fault then covers it, where 4 KiB pages cost one each (~5 us).
-    /// False when it cannot: the caller maps 4 KiB pages.
+    /// Maps a whole 2 MiB page of zeroed memory at `va` (2 MiB aligned)
+    /// with `prot` (memory whose frames come on first touch), if nothing is
+    /// mapped in it yet. One shadow fault then covers it, where 4 KiB pages
+    /// cost one each (~5 us). False when it cannot: the caller maps 4 KiB pages.
     pub fn map_huge(&mut self, va: u64, prot: u32) -> bool {
-        const HUGE: u64 = abi::layout::HUGE_PAGE_SIZE;
-        if prot == 0 || va % HUGE != 0 {
-            return false;
-        }
-        // The page directory slot, creating the tables above it.
-        let mut t = self.pml4;
-        for level in (2..4).rev() {
-            let i = index(va, level);
-            let e = read_entry(t, i);
-            if e & pte::PRESENT == 0 {
-                let Ok(f) = self.alloc_table() else { return false };
-                write_entry(t, i, f | pte::PRESENT | pte::WRITABLE | pte::USER | pte::SET_AD);
-                t = f;
-            } else if e & pte::HUGE != 0 {
-                return false;
-            } else {
-                t = e & pte::ADDR_MASK;
-            }
-        }
-        let i = index(va, 1);
-        if read_entry(t, i) != 0 {
-            return false;
-        }
-        let at = (self.next + HUGE - 1) & !(HUGE - 1);
-        let Some(end) = at.checked_add(HUGE).filter(|&e| e <= self.end) else { return false };
-        if end > self.usable {
-            self.usable = crate::hypercall::grow_memory(end);
-            if end > self.usable {
-                return false;
-            }
-        }
-        // The frames skipped to align go to the free list.
-        for f in (self.next..at).step_by(PAGE_SIZE as usize) {
-            write_entry(f, 0, self.free);
-            self.free = f;
-        }
-        self.next = end;
-        write_entry(t, i, at | leaf_flags(prot) | pte::HUGE | USER_HUGE);
-        true
+        prot != 0 && va % abi::layout::HUGE_PAGE_SIZE == 0 && self.map_block(va, leaf_flags(prot) | USER_HUGE)
     }
 
     /// Maps frames someone else owns at `va` (see SW_ALIAS).
@@ -863,13 +827,8 @@ impl Memory {
         if root != self.pml4 {
             self.pml4 = root;
             crate::hypercall::switch_space(root);
-            self.switches += 1;
         }
     }
-}
-
-fn page_up_to(x: u64) -> u64 {
-    (x + PAGE_SIZE - 1) & !(PAGE_SIZE - 1)
 }
 
 fn copy_frames(dst: u64, src: u64, len: u64) {

@@ -244,8 +244,8 @@ pub fn release_vfork(proc: &mut Process) {
 /// exit_group, and the end of the last thread: the process ends with
 /// `code`. The first process's end ends the VM.
 pub fn exit<P: Platform>(proc: &mut Process, p: &mut P, code: i32) -> ! {
-    crate::sys_mem::write_back_all(proc, p);
     if proc.pid == proc.world.init {
+        crate::sys_mem::write_back_all(proc, p);
         p.exit(code)
     }
     end(proc, p, (code & 0xff) << 8);
@@ -254,16 +254,16 @@ pub fn exit<P: Platform>(proc: &mut Process, p: &mut P, code: i32) -> ! {
 
 /// The process dies of signal `s` (its default action).
 pub fn die<P: Platform>(proc: &mut Process, p: &mut P, s: u32, fault: Option<crate::FaultInfo>) -> ! {
-    crate::sys_mem::write_back_all(proc, p);
     if proc.pid == proc.world.init {
+        crate::sys_mem::write_back_all(proc, p);
         p.kill(s, fault)
     }
     end(proc, p, s as i32);
     p.leave()
 }
 
-/// The running process ends with wait status `status`: its threads,
-/// descriptors and timers go, its children pass to the first process, and
+/// The running process ends with wait status `status`: its MAP_SHARED
+/// pages go back to their files, its threads, descriptors and timers go, its children pass to the first process, and
 /// its parent hears of it. Its memory goes once another process runs.
 fn end<P: Platform>(proc: &mut Process, p: &mut P, status: i32) {
     sched::end_others(proc, p);
@@ -308,7 +308,7 @@ fn end<P: Platform>(proc: &mut Process, p: &mut P, status: i32) {
     }
     if orphan_zombies {
         if let Some(i) = proc.world.procs.get_mut(&init) {
-            child_changed(i, p, None);
+            child_changed(i);
         }
     }
     let (ppid, sig_no) = (proc.ppid, proc.exit_signal);
@@ -319,7 +319,7 @@ fn end<P: Platform>(proc: &mut Process, p: &mut P, status: i32) {
             info.signo = sig_no as i32;
             let _ = crate::sys_signal::send(parent, p, None, info);
         }
-        child_changed(parent, p, None);
+        child_changed(parent);
     }
     sched::wake_io(proc);
 }
@@ -340,7 +340,7 @@ const CLD_EXITED: i32 = 1;
 const CLD_KILLED: i32 = 2;
 
 /// A child of `parent` changed state: its threads in wait4 or waitid look again.
-fn child_changed<P: Platform>(parent: &mut Process, _p: &mut P, _pid: Option<Pid>) {
+fn child_changed(parent: &mut Process) {
     let waiting: Vec<Tid> = core::iter::once(&parent.thread)
         .chain(parent.threads.others.values())
         .filter(|t| matches!(t.wait, Some(Wait { on: WaitOn::Child, .. })))
@@ -532,11 +532,8 @@ pub fn kill_targets(proc: &Process, pid: i32) -> Result<Vec<Pid>, Errno> {
         n if n < 0 => all.filter(|o| live(o) && o.pgid == n.unsigned_abs()).map(|o| o.pid).collect(),
         n => all.filter(|o| o.pid == n as u32).map(|o| o.pid).collect(),
     };
-    if v.is_empty() && pid != -1 {
-        return Err(Errno::ESRCH);
-    }
+    // None (for -1: only the caller and the first process exist): Linux says ESRCH.
     if v.is_empty() {
-        // Only the caller (and the first process) exist: Linux signals none and says ESRCH.
         return Err(Errno::ESRCH);
     }
     Ok(v)

@@ -220,8 +220,17 @@ pub fn close<P: Platform>(proc: &mut Process, p: &mut P, fd: u64) -> SysResult {
 
 /// N, for the paths /dev/fd/N, /proc/self/fd/N and /proc/PID/fd/N of this process.
 fn fd_path(path: &[u8], pid: u32) -> Option<u64> {
-    let pid = alloc::format!("/proc/{pid}/fd/");
-    let rest = path.strip_prefix(b"/dev/fd/").or_else(|| path.strip_prefix(b"/proc/self/fd/")).or_else(|| path.strip_prefix(pid.as_bytes()))?;
+    let rest = match path.strip_prefix(b"/dev/fd/") {
+        Some(r) => r,
+        None => {
+            let r = path.strip_prefix(b"/proc/")?;
+            let (who, r) = r.split_at(r.iter().position(|&c| c == b'/')?);
+            if who != b"self" && core::str::from_utf8(who).ok()?.parse::<u32>().ok()? != pid {
+                return None;
+            }
+            r.strip_prefix(b"/fd/")?
+        }
+    };
     core::str::from_utf8(rest).ok()?.parse().ok()
 }
 
